@@ -8,6 +8,7 @@ galaxy simulator with truth masks (:mod:`galseg.simulate`).
 
 from .cutout import Cutout
 from .errors import CutoutError, GalsegError, MaskError, StoreError, TaxonomyError
+from .store import MaskStore
 from .taxonomy import DEFAULT_TAXONOMY, FeatureClass, Taxonomy
 
 __version__ = "0.1.0"
@@ -19,6 +20,7 @@ __all__ = [
     "FeatureClass",
     "GalsegError",
     "MaskError",
+    "MaskStore",
     "StoreError",
     "Taxonomy",
     "TaxonomyError",

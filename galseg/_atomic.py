@@ -1,0 +1,89 @@
+"""Crash-safe publication of directories: write aside, fsync, rename into place.
+
+A mask revision or a new cutout is first written completely into a staging
+directory, flushed to disk, and then published with one ``rename(2)``, which
+POSIX makes atomic. A process killed at any moment therefore leaves either no
+trace in the published tree or the whole new directory, never a part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import errno
+import os
+from pathlib import Path
+import shutil
+import uuid
+
+__all__ = ["staging_dir", "publish", "fsync_tree", "STAGING_NAME"]
+
+STAGING_NAME = ".galseg-staging"
+"""Folder, at the top of a store, where new directories are written before they
+are published."""
+
+
+@contextlib.contextmanager
+def staging_dir(root: Path) -> Iterator[Path]:
+    """A fresh, private directory under ``root/.galseg-staging``.
+
+    The directory is removed on exit if it still exists (that is, when it was
+    not published or an error occurred); the staging folder itself is removed
+    when it is left empty.
+    """
+    area = root / STAGING_NAME
+    area.mkdir(exist_ok=True)
+    path = area / uuid.uuid4().hex
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            area.rmdir()  # only succeeds when no other writer is staging
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file and directory below ``path`` (and ``path``) to disk."""
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(staged: Path, target: Path) -> bool:
+    """Atomically move the directory ``staged`` to ``target``.
+
+    Returns
+    -------
+    bool
+        True if published; False if ``target`` already exists (another writer
+        got there first), in which case ``staged`` is left in place.
+    """
+    fsync_tree(staged)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        return False
+    try:
+        os.rename(staged, target)
+    except OSError as exc:
+        # rename(2) replaces an *empty* directory but refuses a non-empty one:
+        # a concurrent writer published the same name between our check and now.
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise
+    _fsync_dir(target.parent)
+    return True

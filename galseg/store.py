@@ -1,0 +1,626 @@
+"""The mask store: cutouts and their masks, revision by revision, in Zarr v3.
+
+A store is one directory that plain ``zarr`` (v3) opens without galseg::
+
+    store.zarr/                        attrs: galseg = {format_version, taxonomy, created}
+      cutouts/<id>/                    attrs: name, source, content_hash, bands, shape,
+                                              wcs (FITS header cards), pixel_scale, survey,
+                                              zero_points, added, flags
+      cutouts/<id>/image               float32 (band, y, x): copy of the pixels (optional)
+      cutouts/<id>/masks/<revision>    uint8 (y, x) label image, revision = 000001, 000002, ...
+                                       attrs: revision, annotator, time, provenance,
+                                              content_hash, metadata
+
+A cutout's id is the first 16 hex digits of its content hash, so adding the same
+pixels twice gives the same id. Revisions are numbered per cutout across
+annotators and never change once written; the latest mask of an annotator is
+their highest revision.
+
+Saves are atomic: a revision (and a new cutout) is written completely into a
+staging folder, flushed, and published with one ``rename``; a process killed at
+any moment leaves the previous revision readable and no partial one visible.
+One process should write to a given cutout at a time; concurrent writers to
+different cutouts are safe, and concurrent writers to the same cutout never
+overwrite each other's revisions.
+
+Examples
+--------
+>>> import numpy as np, tempfile
+>>> from galseg import Cutout, MaskStore
+>>> cutout = Cutout.from_array(np.zeros((1, 32, 32)), bands=["r"])
+>>> store = MaskStore.open(tempfile.mkdtemp() + "/demo.zarr")
+>>> cid = store.add_cutout(cutout)
+>>> mask = np.zeros((32, 32), dtype=np.uint8); mask[10:20, 5:9] = 4
+>>> store.save_mask(cid, mask, annotator="ada")
+1
+>>> int(store.load_mask(cid, annotator="ada").max())
+4
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
+import os
+from pathlib import Path
+import re
+from typing import Any, Literal
+
+from astropy.io import fits
+from astropy.wcs import WCS
+import numpy as np
+import zarr
+from zarr.storage import LocalStore
+
+from ._atomic import STAGING_NAME, publish, staging_dir
+from .cutout import Cutout
+from .errors import CutoutError, GalsegError, MaskError, StoreError
+from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
+
+__all__ = ["MaskStore", "Revision", "PROVENANCES", "FLAGS", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+"""Version of the store layout written by this galseg."""
+
+PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported")
+"""How a mask revision came about: painted by hand, a model completion accepted
+by the annotator, a model prediction, a simulator's truth, or imported."""
+
+FLAGS = ("no_feature", "unsure", "bad_data")
+"""Per-cutout flags an annotator can set."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+\- ]{0,63}$")
+_REVISION_DIGITS = 6
+_MAX_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One saved mask of a cutout.
+
+    Attributes
+    ----------
+    cutout_id : str
+    revision : int
+        1, 2, ... per cutout, across annotators.
+    annotator : str
+    time : str
+        ISO 8601 UTC time of the save.
+    provenance : str
+        One of :data:`PROVENANCES`.
+    metadata : dict
+        Free-form JSON-able extras given to :meth:`MaskStore.save_mask`.
+    """
+
+    cutout_id: str
+    revision: int
+    annotator: str
+    time: str
+    provenance: str
+    metadata: Mapping[str, Any]
+
+
+class MaskStore:
+    """A Zarr v3 store of cutouts and their mask revisions.
+
+    Use :meth:`MaskStore.open` to create or open one.
+    """
+
+    def __init__(self, path: Path, root: zarr.Group, taxonomy: Taxonomy, read_only: bool):
+        self.path = path
+        self.taxonomy = taxonomy
+        self.read_only = read_only
+        self._root = root
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        mode: Literal["r", "r+", "a", "w-"] = "a",
+        taxonomy: Taxonomy | None = None,
+    ) -> MaskStore:
+        """Open a mask store, creating it if ``mode`` allows.
+
+        Parameters
+        ----------
+        path : path-like
+            The store directory (by convention ending in ``.zarr``).
+        mode : {"r", "r+", "a", "w-"}
+            ``"r"`` read only; ``"r+"`` read/write, must exist; ``"a"``
+            read/write, created if missing; ``"w-"`` create, fail if it exists.
+        taxonomy : Taxonomy, optional
+            For a new store, its classes (default :data:`DEFAULT_TAXONOMY`).
+            For an existing store, if given, it must equal the store's own.
+
+        Raises
+        ------
+        StoreError
+            If the path is missing (modes ``r``, ``r+``), exists (``w-``), is
+            not a galseg store, or was written by a newer galseg.
+        """
+        path = Path(path)
+        if mode not in ("r", "r+", "a", "w-"):
+            raise StoreError(f"{path}: unknown mode {mode!r}; use 'r', 'r+', 'a' or 'w-'")
+        exists = (path / "zarr.json").exists()
+        if path.exists() and not exists and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(f"{path}: not a galseg mask store (no zarr.json)")
+        if mode in ("r", "r+") and not exists:
+            raise StoreError(f"{path}: no mask store here")
+        if mode == "w-" and exists:
+            raise StoreError(f"{path}: a store already exists here")
+        if not exists:
+            return cls._create(path, taxonomy or DEFAULT_TAXONOMY)
+        return cls._open_existing(path, read_only=mode == "r", taxonomy=taxonomy)
+
+    @classmethod
+    def _create(cls, path: Path, taxonomy: Taxonomy) -> MaskStore:
+        try:
+            root = zarr.open_group(LocalStore(path), mode="w-", zarr_format=3)
+            root.attrs["galseg"] = {
+                "format_version": FORMAT_VERSION,
+                "taxonomy": taxonomy.to_dict(),
+                "created": _now(),
+            }
+            root.create_group("cutouts")
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create a store here ({exc.strerror})") from None
+        return cls(path, root, taxonomy, read_only=False)
+
+    @classmethod
+    def _open_existing(cls, path: Path, read_only: bool, taxonomy: Taxonomy | None) -> MaskStore:
+        try:
+            root = zarr.open_group(LocalStore(path, read_only=read_only), mode="r" if read_only else "r+")
+            info = dict(root.attrs).get("galseg")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path}: cannot read the store ({exc})") from None
+        if not isinstance(info, dict) or "format_version" not in info:
+            raise StoreError(f"{path}: a Zarr group, but not a galseg mask store")
+        if int(info["format_version"]) > FORMAT_VERSION:
+            raise StoreError(
+                f"{path}: store format {info['format_version']} is newer than this galseg "
+                f"understands ({FORMAT_VERSION}); upgrade galseg"
+            )
+        try:
+            store_taxonomy = Taxonomy.from_dict(info["taxonomy"])
+        except (GalsegError, KeyError) as exc:
+            raise StoreError(f"{path}: the store's taxonomy is unreadable ({exc})") from None
+        if taxonomy is not None and taxonomy != store_taxonomy:
+            raise StoreError(
+                f"{path}: the store was made with {store_taxonomy!r}, not {taxonomy!r}"
+            )
+        return cls(path, root, store_taxonomy, read_only=read_only)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read/write"
+        return f"<MaskStore {self.path} ({mode}, {len(self.ids())} cutouts)>"
+
+    # ----------------------------------------------------------------- cutouts
+    def ids(self) -> list[str]:
+        """Ids of the cutouts in the store, sorted."""
+        return sorted(
+            p.name for p in (self.path / "cutouts").iterdir() if (p / "zarr.json").exists()
+        )
+
+    def __contains__(self, cutout_id: str) -> bool:
+        return (self._cutout_dir(cutout_id) / "zarr.json").exists()
+
+    def __len__(self) -> int:
+        return len(self.ids())
+
+    def add_cutout(self, cutout: Cutout, copy_pixels: bool = True) -> str:
+        """Add a cutout (idempotent) and return its id.
+
+        Parameters
+        ----------
+        cutout : Cutout
+            The cutout. Its WCS, bands, pixel scale, survey, zero points and
+            source path are recorded.
+        copy_pixels : bool
+            Also keep a copy of the pixels in the store, so that it is
+            self-contained (needed to train from it or to share it). Without
+            it the store refers to ``cutout.source``.
+
+        Returns
+        -------
+        str
+            The cutout id (first 16 hex digits of the content hash).
+        """
+        self._check_writable()
+        cutout_id = cutout.content_hash[:16]
+        target = self._cutout_dir(cutout_id)
+        if cutout_id in self:
+            if copy_pixels and not (target / "image" / "zarr.json").exists():
+                with staging_dir(self.path) as staged:
+                    _write_image(staged, cutout)
+                    publish(staged, target / "image")
+            return cutout_id
+        with staging_dir(self.path) as staged:
+            group = zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
+            group.attrs.update(_cutout_attrs(cutout))
+            group.create_group("masks")
+            if copy_pixels:
+                _write_image(staged / "image", cutout)
+            publish(staged, target)
+        return cutout_id
+
+    def info(self, cutout_id: str) -> dict[str, Any]:
+        """The recorded attributes of a cutout (source, bands, WCS, flags, ...)."""
+        return _read_attrs(self._existing_cutout_dir(cutout_id))
+
+    def has_pixels(self, cutout_id: str) -> bool:
+        """Whether the store holds a copy of the cutout's pixels."""
+        return (self._existing_cutout_dir(cutout_id) / "image" / "zarr.json").exists()
+
+    def cutout(self, cutout_id: str) -> Cutout:
+        """Rebuild the :class:`Cutout`, from the stored pixels or its source file.
+
+        Raises
+        ------
+        StoreError
+            If the store holds no pixels and the source file is missing or no
+            longer holds the pixels the masks were painted on.
+        """
+        info = self.info(cutout_id)
+        if self.has_pixels(cutout_id):
+            data = self._root[f"cutouts/{cutout_id}/image"][...]
+        else:
+            data = self._read_source_pixels(cutout_id, info)
+        return Cutout(
+            data=data,
+            bands=tuple(info["bands"]),
+            wcs=_wcs_from_cards(info.get("wcs")),
+            pixel_scale=info.get("pixel_scale"),
+            source=info.get("source"),
+            survey=info.get("survey"),
+            zero_points=info.get("zero_points") or {},
+        )
+
+    def _read_source_pixels(self, cutout_id: str, info: Mapping[str, Any]) -> np.ndarray:
+        from .io import read_cutout
+
+        source = info.get("source")
+        if not source:
+            raise StoreError(f"{self.path}: cutout {cutout_id} has neither pixels nor a source")
+        try:
+            cutout = read_cutout(source.split(", "), bands=info["bands"])
+        except CutoutError as exc:
+            raise StoreError(f"{self.path}: cutout {cutout_id}: cannot read its source: {exc}") from None
+        if cutout.content_hash != info["content_hash"]:
+            raise StoreError(
+                f"{self.path}: cutout {cutout_id}: {source} no longer holds the pixels its "
+                "masks were painted on (content hash differs)"
+            )
+        return cutout.data
+
+    # ------------------------------------------------------------------- masks
+    def save_mask(
+        self,
+        cutout_id: str,
+        mask: np.ndarray,
+        annotator: str,
+        provenance: str = "painted",
+        *,
+        content_hash: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Save a new revision of a cutout's mask, atomically.
+
+        Parameters
+        ----------
+        cutout_id : str
+            Id from :meth:`add_cutout`.
+        mask : ndarray of int, shape (y, x)
+            Label image with values from the store's taxonomy.
+        annotator : str
+            Who made it (letters, digits, ``_.@+-`` and spaces; 64 at most).
+        provenance : str
+            One of :data:`PROVENANCES`.
+        content_hash : str, optional
+            Hash of the pixels the mask was painted on; the save is refused if
+            it is not the stored cutout's.
+        metadata : mapping, optional
+            JSON-able extras kept with the revision (e.g. the model used).
+
+        Returns
+        -------
+        int
+            The new revision number.
+
+        Raises
+        ------
+        MaskError
+            If the mask's shape, dtype or labels do not fit.
+        StoreError
+            If the cutout is unknown, the hash differs, or the store is read only.
+        """
+        self._check_writable()
+        info = self.info(cutout_id)
+        where = f"{self.path}: cutout {cutout_id}"
+        if content_hash is not None and content_hash != info["content_hash"]:
+            raise StoreError(
+                f"{where}: the mask was painted on other pixels (content hash "
+                f"{content_hash[:16]}… is not the stored {info['content_hash'][:16]}…)"
+            )
+        mask = self._validated_mask(mask, tuple(info["shape"]), where)
+        _check_name(annotator, "annotator", where)
+        if provenance not in PROVENANCES:
+            raise StoreError(f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}")
+        masks_dir = self._cutout_dir(cutout_id) / "masks"
+        with staging_dir(self.path) as staged:
+            revision = self._latest_revision_number(cutout_id) + 1
+            attrs = {
+                "revision": revision,
+                "annotator": annotator,
+                "time": _now(),
+                "provenance": provenance,
+                "content_hash": info["content_hash"],
+                "metadata": dict(metadata or {}),
+            }
+            _write_mask(staged, mask, attrs)
+            while not publish(staged, masks_dir / _revision_name(revision)):
+                revision += 1  # another writer took this number: take the next
+                attrs["revision"] = revision
+                _write_attrs(staged, attrs)
+        return revision
+
+    def _validated_mask(self, mask: np.ndarray, shape: tuple[int, int], where: str) -> np.ndarray:
+        mask = np.asarray(mask)
+        if mask.shape != shape:
+            raise MaskError(f"{where}: mask shape {mask.shape} does not match the cutout {shape}")
+        if not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == bool):
+            raise MaskError(f"{where}: mask dtype {mask.dtype} is not an integer label type")
+        self.taxonomy.validate_mask(mask, where=where)
+        return mask.astype(np.uint8)
+
+    def load_mask(
+        self, cutout_id: str, annotator: str | None = None, revision: int | None = None
+    ) -> np.ndarray:
+        """Load a mask: a given revision, or the latest (of an annotator).
+
+        Raises
+        ------
+        StoreError
+            If there is no such mask.
+        """
+        rev = self._find_revision(cutout_id, annotator, revision)
+        path = f"cutouts/{cutout_id}/masks/{_revision_name(rev.revision)}"
+        return np.asarray(self._root[path][...], dtype=np.uint8)
+
+    def latest(self, cutout_id: str, annotator: str | None = None) -> Revision | None:
+        """The latest revision (of ``annotator``, or of anyone), or None."""
+        for rev in self._revisions_newest_first(cutout_id):
+            if annotator is None or rev.annotator == annotator:
+                return rev
+        return None
+
+    def _find_revision(self, cutout_id: str, annotator: str | None, revision: int | None) -> Revision:
+        where = f"{self.path}: cutout {cutout_id}"
+        if revision is None:
+            rev = self.latest(cutout_id, annotator)
+            if rev is None:
+                who = f" by {annotator!r}" if annotator else ""
+                raise StoreError(f"{where}: no mask saved{who}")
+            return rev
+        path = self._existing_cutout_dir(cutout_id) / "masks" / _revision_name(revision)
+        if not (path / "zarr.json").exists():
+            raise StoreError(f"{where}: no revision {revision}")
+        rev = _revision_from_attrs(cutout_id, _read_attrs(path))
+        if annotator is not None and rev.annotator != annotator:
+            raise StoreError(f"{where}: revision {revision} is by {rev.annotator!r}, not {annotator!r}")
+        return rev
+
+    def history(self, cutout_id: str) -> list[Revision]:
+        """Every revision of a cutout's masks, oldest first."""
+        return self._revisions_newest_first(cutout_id)[::-1]
+
+    def annotators(self, cutout_id: str | None = None) -> list[str]:
+        """Annotators with at least one mask (of one cutout, or of any)."""
+        ids = [cutout_id] if cutout_id is not None else self.ids()
+        return sorted({rev.annotator for cid in ids for rev in self.history(cid)})
+
+    def _revision_numbers(self, cutout_id: str) -> list[int]:
+        masks_dir = self._existing_cutout_dir(cutout_id) / "masks"
+        return sorted(
+            int(p.name)
+            for p in masks_dir.iterdir()
+            if p.name.isdigit() and (p / "zarr.json").exists()
+        )
+
+    def _latest_revision_number(self, cutout_id: str) -> int:
+        numbers = self._revision_numbers(cutout_id)
+        return numbers[-1] if numbers else 0
+
+    def _revisions_newest_first(self, cutout_id: str) -> list[Revision]:
+        masks_dir = self._existing_cutout_dir(cutout_id) / "masks"
+        return [
+            _revision_from_attrs(cutout_id, _read_attrs(masks_dir / _revision_name(n)))
+            for n in reversed(self._revision_numbers(cutout_id))
+        ]
+
+    # ------------------------------------------------------------------- flags
+    def set_flag(self, cutout_id: str, flag: str, annotator: str, on: bool = True) -> None:
+        """Set (or clear) a per-cutout flag such as ``"no_feature"`` for an annotator."""
+        self._check_writable()
+        where = f"{self.path}: cutout {cutout_id}"
+        if flag not in FLAGS:
+            raise StoreError(f"{where}: unknown flag {flag!r}; use one of {FLAGS}")
+        _check_name(annotator, "annotator", where)
+        group = zarr.open_group(LocalStore(self._existing_cutout_dir(cutout_id)), mode="r+")
+        flags = {k: set(v) for k, v in dict(group.attrs.get("flags", {})).items()}
+        who = flags.setdefault(flag, set())
+        (who.add if on else who.discard)(annotator)
+        group.attrs["flags"] = {k: sorted(v) for k, v in flags.items() if v}
+
+    def flags(self, cutout_id: str) -> dict[str, list[str]]:
+        """Flags set on a cutout: flag name -> annotators who set it."""
+        return {k: list(v) for k, v in self.info(cutout_id).get("flags", {}).items()}
+
+    # ---------------------------------------------------------------- training
+    def iter_examples(
+        self, annotator: str | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+        """Yield ``(image, mask, metadata)`` for training, one per cutout and annotator.
+
+        Each annotator's latest mask of each cutout is one example. A cutout an
+        annotator flagged ``"no_feature"`` without painting anything is an
+        all-unlabelled example. Cutouts without pixels in the store are read
+        from their source files.
+
+        Parameters
+        ----------
+        annotator : str, optional
+            Only this annotator's masks.
+
+        Yields
+        ------
+        image : ndarray of float32, shape (band, y, x)
+        mask : ndarray of uint8, shape (y, x)
+        metadata : dict
+            ``id``, ``annotator``, ``revision`` (0 for a flagged empty mask),
+            ``provenance``, ``bands``, ``pixel_scale``, ``survey``,
+            ``content_hash``.
+        """
+        for cutout_id in self.ids():
+            info = self.info(cutout_id)
+            latest: dict[str, Revision] = {}
+            for rev in self._revisions_newest_first(cutout_id):
+                if annotator in (None, rev.annotator):
+                    latest.setdefault(rev.annotator, rev)
+            empty = [
+                who
+                for who in info.get("flags", {}).get("no_feature", [])
+                if annotator in (None, who) and who not in latest
+            ]
+            if not latest and not empty:
+                continue
+            image = self.cutout(cutout_id).data
+            base = {
+                "id": cutout_id,
+                "bands": tuple(info["bands"]),
+                "pixel_scale": info.get("pixel_scale"),
+                "survey": info.get("survey"),
+                "content_hash": info["content_hash"],
+            }
+            for who, rev in sorted(latest.items()):
+                meta = {**base, "annotator": who, "revision": rev.revision, "provenance": rev.provenance}
+                yield image, self.load_mask(cutout_id, revision=rev.revision), meta
+            for who in sorted(empty):
+                meta = {**base, "annotator": who, "revision": 0, "provenance": "no_feature"}
+                yield image, np.zeros(tuple(info["shape"]), dtype=np.uint8), meta
+
+    # ----------------------------------------------------------------- helpers
+    def _cutout_dir(self, cutout_id: str) -> Path:
+        return self.path / "cutouts" / cutout_id
+
+    def _existing_id(self, cutout_id: str) -> str:
+        if cutout_id not in self:
+            raise StoreError(f"{self.path}: no cutout {cutout_id!r} in the store")
+        return cutout_id
+
+    def _existing_cutout_dir(self, cutout_id: str) -> Path:
+        return self._cutout_dir(self._existing_id(cutout_id))
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path}: the store is open read-only")
+
+    def staging_leftovers(self) -> list[Path]:
+        """Staging folders left by writers that were killed mid-save (harmless)."""
+        area = self.path / STAGING_NAME
+        return sorted(area.iterdir()) if area.exists() else []
+
+
+# --------------------------------------------------------------------- private
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _revision_name(revision: int) -> str:
+    return f"{revision:0{_REVISION_DIGITS}d}"
+
+
+def _check_name(name: str, what: str, where: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise StoreError(
+            f"{where}: {what} {name!r} is not a valid name (letters, digits, '_.@+-' and "
+            "spaces, starting with a letter or digit, 64 characters at most)"
+        )
+
+
+def _chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(min(n, _MAX_CHUNK) for n in shape)
+
+
+def _write_image(path: Path, cutout: Cutout) -> None:
+    zarr.create_array(
+        LocalStore(path),
+        data=cutout.data,
+        chunks=(1, *_chunks(cutout.image_shape)),
+        dimension_names=("band", "y", "x"),
+        attributes={"bands": list(cutout.bands)},
+        zarr_format=3,
+    )
+
+
+def _write_mask(path: Path, mask: np.ndarray, attrs: Mapping[str, Any]) -> None:
+    zarr.create_array(
+        LocalStore(path),
+        data=mask,
+        chunks=_chunks(mask.shape),
+        dimension_names=("y", "x"),
+        attributes=dict(attrs),
+        zarr_format=3,
+    )
+
+
+def _write_attrs(path: Path, attrs: Mapping[str, Any]) -> None:
+    zarr.open_array(LocalStore(path), mode="r+").attrs.put(dict(attrs))
+
+
+def _read_attrs(node_dir: Path) -> dict[str, Any]:
+    """A node's attributes, read straight from its ``zarr.json`` (fast for many revisions)."""
+    with open(node_dir / "zarr.json", encoding="utf-8") as f:
+        return json.load(f).get("attributes", {})
+
+
+def _revision_from_attrs(cutout_id: str, attrs: Mapping[str, Any]) -> Revision:
+    return Revision(
+        cutout_id=cutout_id,
+        revision=int(attrs["revision"]),
+        annotator=attrs["annotator"],
+        time=attrs["time"],
+        provenance=attrs["provenance"],
+        metadata=attrs.get("metadata", {}),
+    )
+
+
+def _cutout_attrs(cutout: Cutout) -> dict[str, Any]:
+    return {
+        "name": cutout.name,
+        "source": cutout.source,
+        "content_hash": cutout.content_hash,
+        "bands": list(cutout.bands),
+        "shape": list(cutout.image_shape),
+        "wcs": _wcs_cards(cutout.wcs),
+        "pixel_scale": cutout.pixel_scale,
+        "survey": cutout.survey,
+        "zero_points": dict(cutout.zero_points),
+        "added": _now(),
+        "flags": {},
+    }
+
+
+def _wcs_cards(wcs: WCS | None) -> dict[str, Any] | None:
+    if wcs is None:
+        return None
+    return {key: value for key, value in wcs.to_header(relax=True).items() if key}
+
+
+def _wcs_from_cards(cards: Mapping[str, Any] | None) -> WCS | None:
+    if not cards:
+        return None
+    return WCS(fits.Header(cards))
+
