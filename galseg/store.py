@@ -54,7 +54,7 @@ import numpy as np
 import zarr
 from zarr.storage import LocalStore
 
-from ._atomic import STAGING_NAME, publish, staging_dir
+from ._atomic import publish, staging_dir
 from .cutout import Cutout
 from .errors import CutoutError, GalsegError, MaskError, StoreError
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
@@ -396,6 +396,13 @@ class MaskStore:
                 return rev
         return None
 
+    def latest_by_annotator(self, cutout_id: str) -> dict[str, Revision]:
+        """Each annotator's latest revision of a cutout's mask."""
+        latest: dict[str, Revision] = {}
+        for rev in self._revisions_newest_first(cutout_id):
+            latest.setdefault(rev.annotator, rev)
+        return latest
+
     def _find_revision(self, cutout_id: str, annotator: str | None, revision: int | None) -> Revision:
         where = f"{self.path}: cutout {cutout_id}"
         if revision is None:
@@ -484,18 +491,10 @@ class MaskStore:
             ``content_hash``.
         """
         for cutout_id in self.ids():
-            info = self.info(cutout_id)
-            latest: dict[str, Revision] = {}
-            for rev in self._revisions_newest_first(cutout_id):
-                if annotator in (None, rev.annotator):
-                    latest.setdefault(rev.annotator, rev)
-            empty = [
-                who
-                for who in info.get("flags", {}).get("no_feature", [])
-                if annotator in (None, who) and who not in latest
-            ]
-            if not latest and not empty:
+            finals = self.final_masks(cutout_id, annotator)
+            if not finals:
                 continue
+            info = self.info(cutout_id)
             image = self.cutout(cutout_id).data
             base = {
                 "id": cutout_id,
@@ -504,12 +503,28 @@ class MaskStore:
                 "survey": info.get("survey"),
                 "content_hash": info["content_hash"],
             }
-            for who, rev in sorted(latest.items()):
-                meta = {**base, "annotator": who, "revision": rev.revision, "provenance": rev.provenance}
-                yield image, self.load_mask(cutout_id, revision=rev.revision), meta
-            for who in sorted(empty):
-                meta = {**base, "annotator": who, "revision": 0, "provenance": "no_feature"}
-                yield image, np.zeros(tuple(info["shape"]), dtype=np.uint8), meta
+            for who, rev in finals.items():
+                if rev is None:
+                    meta = {**base, "annotator": who, "revision": 0, "provenance": "no_feature"}
+                    yield image, np.zeros(tuple(info["shape"]), dtype=np.uint8), meta
+                else:
+                    meta = {**base, "annotator": who, "revision": rev.revision, "provenance": rev.provenance}
+                    yield image, self.load_mask(cutout_id, revision=rev.revision), meta
+
+    def final_masks(self, cutout_id: str, annotator: str | None = None) -> dict[str, Revision | None]:
+        """What each annotator finally said about a cutout.
+
+        Returns
+        -------
+        dict
+            Annotator name (sorted) -> their latest :class:`Revision`, or None
+            where they flagged the cutout ``"no_feature"`` without painting.
+            Only ``annotator`` if given.
+        """
+        finals: dict[str, Revision | None] = dict(self.latest_by_annotator(cutout_id))
+        for who in self.flags(cutout_id).get("no_feature", []):
+            finals.setdefault(who, None)
+        return {who: finals[who] for who in sorted(finals) if annotator in (None, who)}
 
     # ----------------------------------------------------------------- helpers
     def _cutout_dir(self, cutout_id: str) -> Path:
@@ -526,11 +541,6 @@ class MaskStore:
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"{self.path}: the store is open read-only")
-
-    def staging_leftovers(self) -> list[Path]:
-        """Staging folders left by writers that were killed mid-save (harmless)."""
-        area = self.path / STAGING_NAME
-        return sorted(area.iterdir()) if area.exists() else []
 
 
 # --------------------------------------------------------------------- private

@@ -1,0 +1,207 @@
+"""Export a mask store as a self-describing dataset for collaborators.
+
+``export_dataset(store, out)`` writes::
+
+    out/
+      masks.zarr/        a galseg mask store (plain Zarr v3) holding, for every
+                         cutout, its pixels and each annotator's latest mask
+      manifest.ecsv      one row per (cutout, annotator): id, name, survey, bands,
+                         pixel scale, RA/Dec, annotator, revision, provenance,
+                         classes present, ...; the taxonomy is in its header
+      fits/              (with ``fits=True``) one FITS mask per row, carrying
+                         the cutout's WCS
+
+The manifest is an astropy ECSV table: ``astropy.table.Table.read`` reads it
+with its column descriptions, and any CSV reader does too if told that lines
+starting with ``#`` are comments (``pandas.read_csv(path, comment="#")``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import re
+from typing import Any
+
+from astropy.io import fits
+from astropy.table import Table
+import numpy as np
+
+from ._progress import Progress, track
+from .errors import StoreError
+from .store import MaskStore, Revision
+from .taxonomy import Taxonomy
+
+__all__ = ["export_dataset", "MANIFEST_COLUMNS"]
+
+MANIFEST_COLUMNS = {
+    "id": "cutout id in masks.zarr (first 16 hex digits of the content hash)",
+    "name": "cutout name (source file stem)",
+    "survey": "survey the cutout comes from",
+    "bands": "band names, comma-separated, in image order",
+    "pixel_scale": "pixel scale [arcsec / pixel]",
+    "ra": "right ascension of the central pixel [deg]",
+    "dec": "declination of the central pixel [deg]",
+    "annotator": "who made the mask",
+    "revision": "revision number in the source store (0: flagged no_feature, empty mask)",
+    "provenance": "painted, assisted, predicted, simulated, imported, or no_feature",
+    "time": "time of the revision (ISO 8601 UTC)",
+    "classes": "classes present in the mask, ';'-separated, or 'none'",
+    "labelled_fraction": "fraction of the pixels with a label",
+    "mask_path": "path of the mask array inside masks.zarr",
+    "fits_mask": "FITS mask file relative to the dataset folder, if written",
+    "content_hash": "SHA-256 of the pixels the mask was painted on",
+}
+"""Columns of ``manifest.ecsv`` and what they hold."""
+
+
+def export_dataset(
+    store: MaskStore,
+    out: str | os.PathLike,
+    *,
+    annotator: str | None = None,
+    fits_masks: bool = False,
+    progress: Progress = False,
+) -> Table:
+    """Write a store's latest masks as a dataset folder (see the module docs).
+
+    Parameters
+    ----------
+    store : MaskStore
+        The store to export.
+    out : path-like
+        A folder that does not exist yet or is empty.
+    annotator : str, optional
+        Only this annotator's masks.
+    fits_masks : bool
+        Also write one FITS mask per cutout and annotator under ``out/fits``.
+    progress : bool or callable
+        See :mod:`galseg._progress`.
+
+    Returns
+    -------
+    astropy.table.Table
+        The manifest, as written.
+
+    Raises
+    ------
+    StoreError
+        If ``out`` is not empty, or there is nothing to export.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise StoreError(f"{out}: the export folder is not empty; choose a new one")
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = MaskStore.open(out / "masks.zarr", mode="w-", taxonomy=store.taxonomy)
+    rows = []
+    for cutout_id in track(store.ids(), len(store.ids()), "export", progress):
+        rows += _export_cutout(store, dataset, cutout_id, annotator, out if fits_masks else None)
+    if not rows:
+        who = f" by {annotator!r}" if annotator else ""
+        raise StoreError(f"{store.path}: no masks{who} to export")
+    table = Table(rows=rows, names=list(MANIFEST_COLUMNS))
+    for name, description in MANIFEST_COLUMNS.items():
+        table[name].description = description
+    table["pixel_scale"].unit = "arcsec / pix"
+    table["ra"].unit = table["dec"].unit = "deg"
+    table.meta.update(
+        {
+            "galseg_dataset": 1,
+            "source_store": str(store.path),
+            "taxonomy": store.taxonomy.to_dict(),
+        }
+    )
+    table.write(out / "manifest.ecsv", format="ascii.ecsv")
+    return table
+
+
+def _export_cutout(
+    store: MaskStore,
+    dataset: MaskStore,
+    cutout_id: str,
+    annotator: str | None,
+    fits_dir: Path | None,
+) -> list[dict[str, Any]]:
+    """Copy one cutout's latest masks into ``dataset``; return their manifest rows."""
+    finals = store.final_masks(cutout_id, annotator)
+    if not finals:
+        return []
+    info = store.info(cutout_id)
+    cutout = store.cutout(cutout_id)
+    dataset.add_cutout(cutout)
+    centre = cutout.sky_coord_centre() or (np.nan, np.nan)
+    base = {
+        "id": cutout_id,
+        "name": info.get("name", ""),
+        "survey": info.get("survey") or "",
+        "bands": ",".join(cutout.bands),
+        "pixel_scale": cutout.pixel_scale if cutout.pixel_scale is not None else np.nan,
+        "ra": centre[0],
+        "dec": centre[1],
+        "content_hash": cutout.content_hash,
+    }
+    rows = []
+    for who, rev in finals.items():
+        if rev is None:  # flagged "no_feature": an empty mask
+            dataset.set_flag(cutout_id, "no_feature", who)
+            empty = Revision(cutout_id, 0, who, "", "no_feature", {})
+            rows.append(_row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", store.taxonomy))
+            continue
+        mask = store.load_mask(cutout_id, revision=rev.revision)
+        new = dataset.save_mask(
+            cutout_id,
+            mask,
+            who,
+            rev.provenance,
+            metadata={**rev.metadata, "source_revision": rev.revision, "source_time": rev.time},
+        )
+        rows.append(_row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", store.taxonomy))
+    if fits_dir is not None:
+        for row in rows:
+            row["fits_mask"] = _write_fits_mask(fits_dir, cutout, row, store, dataset)
+    return rows
+
+
+def _row(
+    base: dict[str, Any], rev: Revision, mask: np.ndarray, mask_path: str, taxonomy: Taxonomy
+) -> dict[str, Any]:
+    present = [taxonomy[int(v)].name for v in np.unique(mask) if v != 0]
+    return {
+        **base,
+        "annotator": rev.annotator,
+        "revision": rev.revision,
+        "provenance": rev.provenance,
+        "time": rev.time,
+        "classes": ";".join(present) or "none",
+        "labelled_fraction": float(np.count_nonzero(mask)) / mask.size,
+        "mask_path": mask_path,
+        "fits_mask": "",
+    }
+
+
+def _write_fits_mask(
+    out: Path, cutout, row: dict[str, Any], store: MaskStore, dataset: MaskStore
+) -> str:
+    """Write one mask as a FITS image with the cutout's WCS; return its relative path."""
+    relative = Path("fits") / f"{row['id']}_{_safe(row['annotator'])}.fits"
+    mask = (
+        dataset.load_mask(row["id"], annotator=row["annotator"])
+        if row["revision"]
+        else np.zeros(cutout.image_shape, np.uint8)
+    )
+    header = cutout.wcs.to_header() if cutout.wcs is not None else fits.Header()
+    header["GALSEGID"] = (row["id"], "galseg cutout id")
+    header["ANNOTATR"] = (row["annotator"], "who made the mask")
+    header["REVISION"] = (row["revision"], "revision in the source store")
+    header["PROVENAN"] = (row["provenance"], "how the mask was made")
+    header["CONTHASH"] = row["content_hash"]  # SHA-256 of the pixels: no room for a comment
+    header["BUNIT"] = ("label", "class label, see CLASSn")
+    for cls in store.taxonomy:
+        header[f"CLASS{cls.value}"] = (cls.name, f"label {cls.value}")
+    (out / "fits").mkdir(exist_ok=True)
+    fits.PrimaryHDU(data=mask, header=header).writeto(out / relative)
+    return relative.as_posix()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
