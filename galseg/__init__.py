@@ -8,6 +8,7 @@ galaxy simulator with truth masks (:mod:`galseg.simulate`).
 
 from .cutout import Cutout
 from .errors import CutoutError, GalsegError, MaskError, StoreError, TaxonomyError
+from .io import read_cutout, write_cutout
 from .store import MaskStore
 from .taxonomy import DEFAULT_TAXONOMY, FeatureClass, Taxonomy
 
@@ -24,5 +25,7 @@ __all__ = [
     "StoreError",
     "Taxonomy",
     "TaxonomyError",
+    "read_cutout",
+    "write_cutout",
     "__version__",
 ]

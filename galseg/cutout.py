@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 import hashlib
+import os
 from pathlib import Path
 
 from astropy.wcs import WCS
@@ -19,6 +20,9 @@ import numpy as np
 from .errors import CutoutError
 
 __all__ = ["Cutout", "content_hash"]
+
+FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz")
+"""File name endings of FITS files (plain, gzipped, tile-compressed), longest first."""
 
 
 def content_hash(data: np.ndarray, bands: Sequence[str]) -> str:
@@ -177,14 +181,16 @@ class Cutout:
 
     @property
     def name(self) -> str:
-        """A short human name: the source file's stem, or ``"cutout"``."""
+        """A short human name: the source file's stem, or ``"cutout"``.
+
+        For one file per band (``ngc474_g.fits``, ``ngc474_r.fits``) it is the
+        stems' common part (``ngc474``).
+        """
         if not self.source:
             return "cutout"
-        first = Path(self.source.split(", ")[0]).name
-        for suffix in (".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz"):
-            if first.lower().endswith(suffix):
-                return first[: -len(suffix)]
-        return first
+        stems = [split_fits_suffix(Path(p).name)[0] for p in self.source.split(", ")]
+        common = os.path.commonprefix(stems).rstrip("_-. ") if len(stems) > 1 else stems[0]
+        return common or stems[0]
 
     def band(self, name: str) -> np.ndarray:
         """The image of one band, shape (y, x)."""
@@ -207,6 +213,26 @@ class Cutout:
         scale = f"{self.pixel_scale:.3g}\"/px" if self.pixel_scale else "no pixel scale"
         wcs = "WCS" if self.wcs is not None else "no WCS"
         return f"<Cutout {self.name} bands={self.bands} shape={self.image_shape} {scale} {wcs}>"
+
+
+def split_fits_suffix(filename: str) -> tuple[str, str]:
+    """Split a file name into its stem and its FITS suffix.
+
+    The suffix is one of :data:`FITS_SUFFIXES`, matched without regard to case,
+    or ``""`` when the name has none of them.
+
+    Examples
+    --------
+    >>> split_fits_suffix("2MASS_k.fits.gz")
+    ('2MASS_k', '.fits.gz')
+    >>> split_fits_suffix("notes.txt")
+    ('notes.txt', '')
+    """
+    lower = filename.lower()
+    for suffix in FITS_SUFFIXES:
+        if lower.endswith(suffix) and len(filename) > len(suffix):
+            return filename[: -len(suffix)], filename[-len(suffix) :]
+    return filename, ""
 
 
 def pixel_scale_of(wcs: WCS) -> float:

@@ -1,0 +1,586 @@
+"""Reading and writing cutouts as FITS files.
+
+:func:`read_cutout` builds a :class:`~galseg.cutout.Cutout` from the layouts
+surveys hand out: a multi-extension file with one image per band, a
+``(band, y, x)`` cube, or one file per band, each plain, gzipped or
+tile-compressed. :func:`write_cutout` writes a cutout in any of these layouts,
+losslessly.
+
+Every problem with a file is a :class:`~galseg.errors.CutoutError` whose
+message starts with the file's path and says what is wrong in plain words.
+
+The reader takes from the headers:
+
+Band name
+    ``BAND``, else ``FILTER``, else ``EXTNAME`` (multi-extension files), else
+    ``b0, b1, ...``. A cube names its planes with ``BAND1 .. BANDn`` or with
+    ``BANDS`` (comma-separated). In a list of files, a file without ``BAND`` or
+    ``FILTER`` is named after the end of its file name (``2MASS_k.fits.gz`` is
+    band ``k``).
+Zero point
+    ``MAGZERO``, ``MAGZP``, ``ZEROPT``, ``PHOTZP`` or ``ZP`` of the band's
+    header (or of the primary header); a cube's plane *i* also reads
+    ``MAGZP<i>``.
+Pixel scale
+    From the celestial WCS, else ``PIXSCALE`` (arcsec per pixel).
+Survey
+    ``SURVEY``, else ``TELESCOP``, else ``DATASET``.
+"""
+
+from __future__ import annotations
+
+import bz2
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+import functools
+import gzip
+import math
+import os
+from pathlib import Path
+from typing import TypeAlias
+import uuid
+import warnings
+import zlib
+
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyError, VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS, FITSFixedWarning
+import numpy as np
+
+from .cutout import Cutout, split_fits_suffix
+from .errors import CutoutError
+
+__all__ = ["read_cutout", "write_cutout", "MAX_PIXELS", "LAYOUTS"]
+
+PathLike: TypeAlias = str | os.PathLike[str]
+_ImageHDU: TypeAlias = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU
+
+MAX_PIXELS = 10_000 * 10_000
+"""Default limit on the pixels of one band that :func:`read_cutout` accepts
+(``max_pixels``): a guard against opening a whole survey tile by mistake."""
+
+LAYOUTS = ("mef", "cube", "per-band")
+"""File layouts :func:`write_cutout` can write."""
+
+_BAND_KEYS = ("BAND", "FILTER")
+_MEF_BAND_KEYS = (*_BAND_KEYS, "EXTNAME")
+_ZERO_POINT_KEYS = ("MAGZERO", "MAGZP", "ZEROPT", "PHOTZP", "ZP")
+_SURVEY_KEYS = ("SURVEY", "TELESCOP", "DATASET")
+_FITS_SIGNATURE = b"SIMPLE  ="
+_DECOMPRESSORS: dict[bytes, Callable] = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open}
+# zlib's default level: nearly the size of level 9 (gzip's default), several times faster.
+_gzip_open = functools.partial(gzip.open, compresslevel=6)
+# Rows per compression tile: reads are about 3x faster than with astropy's one-row tiles.
+_TILE_ROWS = 64
+
+
+@dataclass(frozen=True)
+class _Band:
+    """One band found in a file: where its pixels are, and what describes them."""
+
+    name: str
+    path: Path
+    hdu: _ImageHDU
+    plane: int | None  # index along the first axis of a cube; None for a 2-D image
+    headers: tuple[fits.Header, ...]  # the band's own header first, then the primary's
+    zero_point: float | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.hdu.shape[-2:])  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------- reading
+def read_cutout(
+    source: PathLike | Sequence[PathLike],
+    bands: str | Sequence[str] | None = None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+) -> Cutout:
+    """Read a multi-band cutout from FITS files.
+
+    Parameters
+    ----------
+    source : path or sequence of paths
+        One FITS file holding either one 2-D image per band (in the primary
+        HDU and/or extensions) or one ``(band, y, x)`` cube; or several FITS
+        files holding one 2-D image each, one per band. A sequence of one
+        path is read as that path. Files may be plain (``.fits``, ``.fit``),
+        gzipped (``.fits.gz``) or tile-compressed (``.fz``); the content, not
+        the name, decides.
+    bands : str or sequence of str, optional
+        Band names to keep, in this order. Default: all bands, in file order.
+    max_pixels : int, optional
+        Refuse bands with more pixels than this (default :data:`MAX_PIXELS`).
+
+    Returns
+    -------
+    Cutout
+        Pixels as native float32 with ``BSCALE``/``BZERO`` applied and every
+        non-finite or ``BLANK`` pixel NaN; the celestial WCS of the first band
+        (``None``, with a warning, when its WCS is broken); pixel scale,
+        survey and zero points from the headers (see the module docstring).
+
+    Raises
+    ------
+    CutoutError
+        If a file is missing, not FITS, truncated or corrupt; holds no image,
+        1-D or 4-D data, bands of different shapes or duplicate band names; a
+        band has no finite pixel or more than ``max_pixels`` pixels; or a band
+        asked for is absent. The message starts with the file's path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from galseg import Cutout
+    >>> from galseg.io import read_cutout, write_cutout
+    >>> cutout = Cutout.from_array(np.ones((3, 32, 32)), bands=["g", "r", "z"])
+    >>> path = write_cutout(cutout, tempfile.mkdtemp() + "/ngc1316.fits")[0]
+    >>> read_cutout(path, bands=["z", "g"]).bands
+    ('z', 'g')
+    """
+    paths = _source_paths(source)
+    label = ", ".join(str(path) for path in paths)
+    with _fits_warnings(), ExitStack() as files:
+        if len(paths) == 1:
+            found = _bands_in_file(files.enter_context(_open_hdul(paths[0])), paths[0])
+        else:
+            found = [_only_band(files.enter_context(_open_hdul(path)), path) for path in paths]
+        _check_unique(found)
+        chosen = _select_bands(found, bands, label)
+        _check_shapes(chosen, max_pixels)
+        data = np.stack([_read_pixels(band) for band in chosen])
+        first = chosen[0]
+        wcs = _read_wcs(first.headers[0], first.path)
+    return Cutout.from_array(
+        data,
+        bands=[band.name for band in chosen],
+        wcs=wcs,
+        # None lets from_array take the pixel scale from the WCS
+        pixel_scale=None if wcs is not None else _header_number(first.headers, ("PIXSCALE",)),
+        source=label,
+        survey=_header_text(first.headers, _SURVEY_KEYS),
+        zero_points={b.name: b.zero_point for b in chosen if b.zero_point is not None},
+    )
+
+
+def _source_paths(source: PathLike | Sequence[PathLike]) -> list[Path]:
+    if isinstance(source, (str, os.PathLike)):
+        return [Path(source)]
+    paths = [Path(path) for path in source]
+    if not paths:
+        raise CutoutError("read_cutout: no FITS file given (an empty list of paths)")
+    return paths
+
+
+@contextmanager
+def _fits_warnings() -> Iterator[None]:
+    """Silence astropy's warnings on harmless header fixes; raise those on truncation."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)  # VerifyWarning too
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        warnings.filterwarnings("error", "File may have been truncated", AstropyUserWarning)
+        warnings.filterwarnings("error", "Error validating header", VerifyWarning)
+        yield
+
+
+def _open_hdul(path: Path) -> fits.HDUList:
+    """Open a FITS file with all its headers read; call within :func:`_fits_warnings`."""
+    _check_fits_signature(path)
+    try:
+        # Decompressing a gzipped file in memory is what detects its truncation.
+        return fits.open(path, lazy_load_hdus=False, decompress_in_memory=True)
+    except EOFError:
+        raise CutoutError(f"{path}: truncated file (the compressed data end early)") from None
+    except VerifyWarning:
+        raise CutoutError(f"{path}: truncated or corrupt file (a header is cut short)") from None
+    except AstropyUserWarning:
+        raise CutoutError(
+            f"{path}: truncated file ({path.stat().st_size} bytes, less than its headers describe)"
+        ) from None
+    except (OSError, ValueError, zlib.error) as exc:
+        raise CutoutError(f"{path}: corrupt FITS file ({exc})") from None
+
+
+def _check_fits_signature(path: Path) -> None:
+    """Raise unless ``path`` is a file that starts like a FITS file (once decompressed)."""
+    if not path.exists():
+        raise CutoutError(f"{path}: no such file")
+    if path.is_dir():
+        raise CutoutError(f"{path}: is a directory, not a FITS file")
+    try:
+        with open(path, "rb") as file:
+            start = file.read(len(_FITS_SIGNATURE))
+        for magic, decompress in _DECOMPRESSORS.items():
+            if start.startswith(magic):
+                with decompress(path, "rb") as file:
+                    start = file.read(len(_FITS_SIGNATURE))
+    except EOFError:
+        raise CutoutError(f"{path}: truncated file (the compressed data end early)") from None
+    except (OSError, zlib.error) as exc:
+        raise CutoutError(f"{path}: cannot read the file ({exc})") from None
+    if not start:
+        raise CutoutError(f"{path}: empty file")
+    if start != _FITS_SIGNATURE:
+        raise CutoutError(f"{path}: not a FITS file (it starts with {start!r}, not 'SIMPLE  =')")
+
+
+def _image_hdus(hdul: fits.HDUList, path: Path) -> list[_ImageHDU]:
+    """The HDUs of ``hdul`` that hold 2-D or 3-D images."""
+    images = [hdu for hdu in hdul if hdu.is_image and hdu.shape and all(hdu.shape)]
+    if not images:
+        kinds = ", ".join(f"{hdu.name} ({type(hdu).__name__})" for hdu in hdul)
+        raise CutoutError(f"{path}: no image data (the file holds {kinds})")
+    for hdu in images:
+        if not 2 <= len(hdu.shape) <= 3:
+            raise CutoutError(
+                f"{path}: HDU {hdu.name} holds {len(hdu.shape)}-D data of shape {hdu.shape}; "
+                "expected 2-D images or one 3-D (band, y, x) cube"
+            )
+    return images
+
+
+def _headers(hdu: _ImageHDU, hdul: fits.HDUList) -> tuple[fits.Header, ...]:
+    """Where keywords of ``hdu``'s image are looked up: its header, then the primary's."""
+    return (hdu.header,) if hdu is hdul[0] else (hdu.header, hdul[0].header)
+
+
+def _image_band(name: str, hdu: _ImageHDU, hdul: fits.HDUList, path: Path) -> _Band:
+    """The band held by the 2-D image ``hdu``."""
+    headers = _headers(hdu, hdul)
+    zero_point = _header_number(headers, _ZERO_POINT_KEYS)
+    return _Band(name, path, hdu, plane=None, headers=headers, zero_point=zero_point)
+
+
+def _bands_in_file(hdul: fits.HDUList, path: Path) -> list[_Band]:
+    """The bands of a file read on its own: a cube's planes, or one per 2-D image."""
+    images = _image_hdus(hdul, path)
+    cubes = [hdu for hdu in images if len(hdu.shape) == 3]
+    if cubes and len(images) > 1:
+        raise CutoutError(
+            f"{path}: holds a 3-D cube and other images; expected either one "
+            "(band, y, x) cube or one 2-D image per band"
+        )
+    if cubes:
+        return _cube_bands(cubes[0], _headers(cubes[0], hdul), path)
+    return [
+        _image_band(_header_text((hdu.header,), _MEF_BAND_KEYS) or f"b{index}", hdu, hdul, path)
+        for index, hdu in enumerate(images)
+    ]
+
+
+def _cube_bands(hdu: _ImageHDU, headers: tuple[fits.Header, ...], path: Path) -> list[_Band]:
+    """One band per plane of a ``(band, y, x)`` cube."""
+    names = _cube_band_names(hdu.header, hdu.shape[0], path)
+    common = _header_number(headers, _ZERO_POINT_KEYS)
+    bands = []
+    for plane, name in enumerate(names):
+        own = _header_number(headers, (f"MAGZP{plane + 1}",))
+        zero_point = common if own is None else own
+        bands.append(_Band(name, path, hdu, plane=plane, headers=headers, zero_point=zero_point))
+    return bands
+
+
+def _cube_band_names(header: fits.Header, n: int, path: Path) -> list[str]:
+    """Plane names from ``BAND1 .. BANDn``, else ``BANDS``, else ``b0 .. b<n-1>``."""
+    numbered = [_header_text((header,), (f"BAND{i + 1}",)) for i in range(n)]
+    if all(numbered):
+        return numbered  # type: ignore[return-value]
+    listed = _header_text((header,), ("BANDS",))
+    if listed is None:
+        return [f"b{i}" for i in range(n)]
+    names = [name.strip() for name in listed.split(",")]
+    if len(names) != n:
+        raise CutoutError(
+            f"{path}: BANDS names {len(names)} bands ({listed!r}) but the cube has {n} planes"
+        )
+    return names
+
+
+def _only_band(hdul: fits.HDUList, path: Path) -> _Band:
+    """The single 2-D image of one file of a list of per-band files."""
+    images = _image_hdus(hdul, path)
+    if len(images) != 1 or len(images[0].shape) != 2:
+        shapes = ", ".join("x".join(map(str, hdu.shape)) for hdu in images)
+        raise CutoutError(
+            f"{path}: holds images of shape {shapes}; in a list of files, each file "
+            "must hold one 2-D image (one band)"
+        )
+    hdu = images[0]
+    name = _header_text((hdu.header,), _BAND_KEYS) or _band_from_filename(path)
+    return _image_band(name, hdu, hdul, path)
+
+
+def _band_from_filename(path: Path) -> str:
+    """The band a file name ends with: ``"k"`` for ``2MASS_k.fits.gz``.
+
+    That is the part of the stem after its last ``_`` or ``-``, or the whole stem.
+    """
+    stem = split_fits_suffix(path.name)[0]
+    cut = max(stem.rfind("_"), stem.rfind("-"))
+    return stem[cut + 1 :] or stem
+
+
+def _check_unique(found: Sequence[_Band]) -> None:
+    seen: dict[str, _Band] = {}
+    for band in found:
+        other = seen.setdefault(band.name, band)
+        if other is not band:
+            where = "" if other.path == band.path else f" (and in {other.path})"
+            raise CutoutError(f"{band.path}: duplicate band name {band.name!r}{where}")
+
+
+def _select_bands(found: list[_Band], bands: str | Sequence[str] | None, label: str) -> list[_Band]:
+    """The bands named in ``bands``, in that order (all of them when None)."""
+    if bands is None:
+        return found
+    wanted = [bands] if isinstance(bands, str) else list(bands)
+    by_name = {band.name: band for band in found}
+    missing = [name for name in wanted if name not in by_name]
+    available = f"the bands available are {', '.join(by_name)}"
+    if not wanted:
+        raise CutoutError(f"{label}: no band asked for (bands is empty); {available}")
+    if missing:
+        raise CutoutError(f"{label}: no band {', '.join(map(repr, missing))}; {available}")
+    return [by_name[name] for name in wanted]
+
+
+def _check_shapes(chosen: Sequence[_Band], max_pixels: int) -> None:
+    """Raise if the bands differ in shape or one has more than ``max_pixels`` pixels."""
+    first = chosen[0]
+    for band in chosen:
+        if band.shape != first.shape:
+            shapes = ", ".join(f"{b.name} {b.shape[0]}x{b.shape[1]}" for b in chosen)
+            raise CutoutError(f"{band.path}: bands of different shapes (y x): {shapes}")
+    ny, nx = first.shape
+    if ny * nx > max_pixels:
+        raise CutoutError(
+            f"{first.path}: {ny} x {nx} pixels per band, more than the limit of {max_pixels} "
+            "(pass a larger max_pixels to read it)"
+        )
+
+
+def _read_pixels(band: _Band) -> np.ndarray:
+    """The band's image as float32, shape (y, x)."""
+    try:
+        data = band.hdu.data if band.plane is None else band.hdu.data[band.plane]
+        pixels = np.asarray(data, dtype=np.float32)
+    except Exception as exc:  # decoding errors come from astropy, numpy or the codecs
+        raise CutoutError(f"{band.path}: cannot decode band {band.name!r} ({exc})") from None
+    if not np.isfinite(pixels).any():
+        raise CutoutError(f"{band.path}: band {band.name!r} has no finite pixel (all NaN or inf)")
+    return pixels
+
+
+def _read_wcs(header: fits.Header, path: Path) -> WCS | None:
+    """The celestial WCS of ``header``, or None if it has none or a broken one.
+
+    A broken WCS (one wcslib rejects, or a singular or non-finite transform)
+    is reported with a warning that names the file.
+    """
+    try:
+        wcs = WCS(header)
+        if not wcs.has_celestial:
+            return None
+        celestial = wcs.celestial
+        world = celestial.pixel_to_world_values(0.0, 0.0)
+        if not np.isfinite(world).all() or not np.linalg.det(celestial.pixel_scale_matrix):
+            raise ValueError("singular or non-finite pixel-to-sky transformation")
+    except Exception as exc:  # wcslib reports problems with many exception types
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        warnings.warn(f"{path}: ignoring its broken WCS ({reason})", stacklevel=3)
+        return None
+    return celestial
+
+
+def _header_text(headers: Sequence[fits.Header], keys: Sequence[str]) -> str | None:
+    """The first non-empty value among ``keys`` in ``headers``, as text."""
+    for header in headers:
+        for key in keys:
+            value = str(header.get(key, "")).strip()
+            if value:
+                return value
+    return None
+
+
+def _header_number(headers: Sequence[fits.Header], keys: Sequence[str]) -> float | None:
+    """The first finite number among ``keys`` in ``headers``."""
+    for header in headers:
+        for key in keys:
+            value = header.get(key)
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if is_number and math.isfinite(value):
+                return float(value)
+    return None
+
+
+# --------------------------------------------------------------------- writing
+def write_cutout(
+    cutout: Cutout,
+    path: PathLike,
+    *,
+    layout: str = "mef",
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write a cutout to FITS, losslessly.
+
+    Parameters
+    ----------
+    cutout : Cutout
+        The cutout to write.
+    path : path
+        Output file. Its suffix chooses the compression: ``.fits`` or ``.fit``
+        none, ``.fits.gz`` gzip, ``.fz`` or ``.fits.fz`` lossless tile
+        compression (``GZIP_2``, no quantization).
+    layout : {"mef", "cube", "per-band"}, optional
+        ``"mef"`` (default): an empty primary HDU with ``SURVEY``, ``NBANDS``
+        and ``ORIGIN``, then one image extension per band (``EXTNAME`` and
+        ``BAND`` the band name, the WCS, ``PIXSCALE``, ``MAGZERO``).
+        ``"cube"``: one ``(band, y, x)`` image with ``BAND1 .. BANDn``,
+        ``BANDS`` and ``MAGZP1 .. MAGZPn``. ``"per-band"``: one file per band,
+        ``<stem>_<band><suffix>`` beside ``path``.
+    overwrite : bool, optional
+        Replace existing files. Default: refuse.
+
+    Returns
+    -------
+    list of Path
+        The files written (one, or one per band for ``"per-band"``).
+
+    Raises
+    ------
+    CutoutError
+        If a file exists and ``overwrite`` is False, the layout or suffix is
+        unknown, or a file cannot be written.
+
+    Notes
+    -----
+    Each file is written beside its final name and renamed into place, so a
+    failed write never leaves a partial file. Reading any layout back with
+    :func:`read_cutout` gives the same pixels, bands, zero points and WCS.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from galseg import Cutout
+    >>> from galseg.io import write_cutout
+    >>> cutout = Cutout.from_array(np.zeros((2, 16, 16)), bands=["g", "r"])
+    >>> files = write_cutout(cutout, tempfile.mkdtemp() + "/c.fits.fz", layout="per-band")
+    >>> [f.name for f in files]
+    ['c_g.fits.fz', 'c_r.fits.fz']
+    """
+    path = Path(path)
+    if not split_fits_suffix(path.name)[1]:
+        raise CutoutError(f"{path}: unknown file type; name it .fits, .fit, .fits.gz or .fits.fz")
+    if layout not in LAYOUTS:
+        raise CutoutError(f"{path}: unknown layout {layout!r}; expected one of {LAYOUTS}")
+    try:
+        files = _layout_files(cutout, path, layout)
+    except ValueError as exc:  # a header value FITS cannot hold (e.g. non-ASCII text)
+        raise CutoutError(f"{path}: cannot write this cutout as FITS ({exc})") from None
+    for target in files:
+        if target.exists() and not overwrite:
+            raise CutoutError(f"{target}: file exists; pass overwrite=True to replace it")
+    for target, hdul in files.items():
+        _write_atomically(hdul, target)
+    return list(files)
+
+
+def _layout_files(cutout: Cutout, path: Path, layout: str) -> dict[Path, fits.HDUList]:
+    """The files that hold ``cutout`` in ``layout``, by path."""
+    stem, suffix = split_fits_suffix(path.name)
+    tiled = suffix.lower().endswith(".fz")
+    if layout == "mef":
+        return {path: _mef_file(cutout, tiled)}
+    if layout == "cube":
+        return {path: _single_image_file(cutout.data, _cube_header(cutout), tiled)}
+    return {
+        _per_band_path(path, stem, band, suffix): _single_image_file(
+            cutout.band(band), _global_header(cutout) + _band_header(cutout, band), tiled
+        )
+        for band in cutout.bands
+    }
+
+
+def _global_header(cutout: Cutout) -> fits.Header:
+    from . import __version__  # here: galseg/__init__ imports this module
+
+    header = fits.Header()
+    header["ORIGIN"] = (f"galseg {__version__}", "software that wrote this file")
+    header["NBANDS"] = (len(cutout.bands), "number of bands")
+    if cutout.survey:
+        header["SURVEY"] = cutout.survey
+    return header
+
+
+def _image_header(cutout: Cutout) -> fits.Header:
+    """Keywords every image of the cutout carries: its WCS and pixel scale."""
+    header = fits.Header() if cutout.wcs is None else cutout.wcs.to_header(relax=True)
+    if cutout.pixel_scale is not None:
+        header["PIXSCALE"] = (cutout.pixel_scale, "[arcsec/pixel] pixel scale")
+    return header
+
+
+def _band_header(cutout: Cutout, band: str) -> fits.Header:
+    header = _image_header(cutout)
+    header["BAND"] = band
+    if band in cutout.zero_points:
+        header["MAGZERO"] = (cutout.zero_points[band], "AB zero point")
+    return header
+
+
+def _cube_header(cutout: Cutout) -> fits.Header:
+    header = _global_header(cutout) + _image_header(cutout)
+    for index, band in enumerate(cutout.bands, start=1):
+        header[f"BAND{index}"] = band
+        if band in cutout.zero_points:
+            header[f"MAGZP{index}"] = (cutout.zero_points[band], f"AB zero point of {band}")
+    header["BANDS"] = (",".join(cutout.bands), "bands of the cube planes")
+    return header
+
+
+def _image_hdu(data: np.ndarray, header: fits.Header, tiled: bool) -> fits.ImageHDU:
+    if not tiled:
+        return fits.ImageHDU(data, header)
+    # Tiles of whole rows of one plane; GZIP_2 without quantization is lossless.
+    tile_shape = (*(1,) * (data.ndim - 2), min(_TILE_ROWS, data.shape[-2]), data.shape[-1])
+    return fits.CompImageHDU(
+        data, header, compression_type="GZIP_2", quantize_level=0, tile_shape=tile_shape
+    )
+
+
+def _mef_file(cutout: Cutout, tiled: bool) -> fits.HDUList:
+    hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [fits.PrimaryHDU(header=_global_header(cutout))]
+    for band in cutout.bands:
+        header = _band_header(cutout, band)
+        header["EXTNAME"] = band  # set here, not with name=, which would upper-case it
+        hdus.append(_image_hdu(cutout.band(band), header, tiled))
+    return fits.HDUList(hdus)
+
+
+def _single_image_file(data: np.ndarray, header: fits.Header, tiled: bool) -> fits.HDUList:
+    """A file with one image: in the primary HDU, or (tiled) in the first extension."""
+    if tiled:
+        return fits.HDUList([fits.PrimaryHDU(), _image_hdu(data, header, tiled)])
+    return fits.HDUList([fits.PrimaryHDU(data, header)])
+
+
+def _per_band_path(path: Path, stem: str, band: str, suffix: str) -> Path:
+    if not band or any(sep in band for sep in ("/", "\\")):
+        raise CutoutError(f"{path}: band name {band!r} cannot be part of a file name")
+    return path.with_name(f"{stem}_{band}{suffix}")
+
+
+def _write_atomically(hdul: fits.HDUList, path: Path) -> None:
+    """Write ``hdul`` beside ``path`` (gzipped if ``path`` ends in .gz), then rename it there."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    opener = _gzip_open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(partial, "wb") as file:
+            hdul.writeto(file)
+        os.replace(partial, path)
+    except (OSError, ValueError, VerifyError) as exc:
+        partial.unlink(missing_ok=True)
+        raise CutoutError(f"{path}: cannot write the file ({exc})") from None
