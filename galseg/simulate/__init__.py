@@ -1,0 +1,73 @@
+"""Simulated galaxies whose right answer is known.
+
+:func:`simulate_galaxy` makes a multi-band survey cutout of a galaxy — Sérsic
+bulge, exponential disc with spiral arms, optional bar — with
+low-surface-brightness tidal features (streams, shells, tails), stars,
+satellites and background galaxies, a Moffat PSF per band, white sky noise at
+the survey's depth, zero points and a TAN WCS; with it come a truth mask,
+noiseless images and flat morphology labels. :func:`simulate_cutout` returns
+just ``(cutout, truth)``. The presets are in :data:`SURVEYS`.
+
+Truth rule
+----------
+Each test is made on the noiseless, PSF-convolved surface brightness of one
+component alone in the survey's reference band (``r`` for ``legacy`` and
+``hsc``, ``VIS`` for ``euclid``), so the truth does not depend on the noise
+drawn:
+
+- **tidal_stream (1), shell (2), tidal_tail (3)**: the feature is brighter
+  than the survey's *truth limit* — the surface brightness detected at 3σ when
+  averaged over a 5″×5″ box of the survey's noise (:func:`truth_limit`:
+  28.25 mag/arcsec² for ``legacy``, 28.75 for ``hsc``, 27.85 for ``euclid``) —
+  and it is not outshone by the host: at least a tenth of the bulge + disc +
+  bar light there.
+- **bar (4)**: the bar is brighter than the truth limit and at least half of
+  the bulge + disc light there.
+- **contaminant (5)**: stars, satellites and background galaxies together are
+  brighter than the per-pixel 1σ sky noise (26.24 mag/arcsec² for ``legacy``,
+  26.26 for ``hsc``, 24.80 for ``euclid``), so only the bodies one sees in
+  single pixels are masked.
+- **overlaps**: tidal_tail < tidal_stream < shell < bar < contaminant (the
+  later class wins).
+
+A tidal feature is scaled so that its brightest point where the host does not
+outshine it has the requested (or drawn) surface brightness, its *peak*: so it
+has truth pixels exactly when its peak is brighter than the truth limit
+(unless a later class covers them all). About a third of the features drawn at
+random are fainter: honest negatives. :func:`truth_mask` applies the rule.
+
+Examples
+--------
+>>> from galseg.simulate import simulate_cutout
+>>> cutout, truth = simulate_cutout(0, survey="legacy", size=128)
+>>> cutout.bands, cutout.pixel_scale, cutout.zero_points["r"]
+(('g', 'r', 'z'), 0.262, 22.5)
+"""
+
+from ._dataset import write_simulated_set
+from ._scene import (
+    FEATURE_KINDS,
+    FEATURE_RATES,
+    FEATURE_SB_RANGE,
+    SimulatedGalaxy,
+    simulate_cutout,
+    simulate_galaxy,
+)
+from ._surveys import SURVEYS, Band, Survey, surface_brightness_limit
+from ._truth import truth_limit, truth_mask
+
+__all__ = [
+    "FEATURE_KINDS",
+    "FEATURE_RATES",
+    "FEATURE_SB_RANGE",
+    "SURVEYS",
+    "Band",
+    "SimulatedGalaxy",
+    "Survey",
+    "simulate_cutout",
+    "simulate_galaxy",
+    "surface_brightness_limit",
+    "truth_limit",
+    "truth_mask",
+    "write_simulated_set",
+]

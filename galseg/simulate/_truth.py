@@ -1,0 +1,137 @@
+"""The truth rule (documented in :mod:`galseg.simulate`) and its constants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..taxonomy import DEFAULT_TAXONOMY
+from ._surveys import Survey, surface_brightness_limit
+
+__all__ = [
+    "BAR_SHARE",
+    "HOST_CONTRAST",
+    "PRIORITY",
+    "TIDAL_KINDS",
+    "TRUTH_BOX",
+    "TRUTH_NSIGMA",
+    "truth_limit",
+    "truth_mask",
+    "visible_scale",
+]
+
+#: The low-surface-brightness tidal feature classes.
+TIDAL_KINDS = ("tidal_stream", "shell", "tidal_tail")
+#: Side (arcsec) of the box over which the truth limit is detected.
+TRUTH_BOX = 5.0
+#: Detection threshold of the truth limit, in σ of the box-averaged noise.
+TRUTH_NSIGMA = 3.0
+#: A tidal feature shows where it is at least this fraction of the host's light.
+HOST_CONTRAST = 0.1
+#: A bar pixel has at least this fraction of the bulge + disc light.
+BAR_SHARE = 0.5
+#: Label order: later classes overwrite earlier ones where they overlap.
+PRIORITY = ("tidal_tail", "tidal_stream", "shell", "bar", "contaminant")
+
+
+def truth_limit(survey: Survey) -> float:
+    """The truth limit of a survey, mag/arcsec² in its reference band.
+
+    The surface brightness detected at :data:`TRUTH_NSIGMA` σ when averaged
+    over a :data:`TRUTH_BOX` × :data:`TRUTH_BOX` arcsec box of white noise.
+
+    Examples
+    --------
+    >>> from galseg.simulate import SURVEYS
+    >>> round(truth_limit(SURVEYS["legacy"]), 2)
+    28.25
+    """
+    return surface_brightness_limit(
+        survey.reference.noise_sb, survey.pixel_scale, box=TRUTH_BOX, nsigma=TRUTH_NSIGMA
+    )
+
+
+def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarray:
+    """Apply the truth rule to the reference-band images of a scene's components.
+
+    Parameters
+    ----------
+    components : mapping of str to ndarray
+        Noiseless, PSF-convolved pixel values in the reference band of
+        ``"bulge"`` and ``"disc"`` and, where present, ``"bar"``,
+        ``"tidal_stream"``, ``"shell"``, ``"tidal_tail"`` and
+        ``"contaminant"`` (as in :attr:`SimulatedGalaxy.components`).
+    survey : Survey
+        The survey whose depth sets the limits.
+
+    Returns
+    -------
+    ndarray of uint8
+        Label image with :data:`galseg.DEFAULT_TAXONOMY` values.
+
+    Examples
+    --------
+    A stream fading from 27 to 29 mag/arcsec² over three pixels, far from the
+    galaxy; the ``legacy`` truth limit is 28.25:
+
+    >>> from galseg.simulate import SURVEYS
+    >>> legacy = SURVEYS["legacy"]
+    >>> empty = np.zeros((1, 3))
+    >>> stream = legacy.sb_to_flux(np.array([[27.0, 28.0, 29.0]]), "r")
+    >>> truth_mask({"bulge": empty, "disc": empty, "tidal_stream": stream}, legacy)
+    array([[1, 1, 0]], dtype=uint8)
+    """
+    ref = survey.reference_band
+    limit = survey.sb_to_flux(truth_limit(survey), ref)
+    zero = np.zeros_like(components["disc"])
+    bar = components.get("bar", zero)
+    galaxy = components["bulge"] + components["disc"]
+    contaminant = components.get("contaminant", zero)
+    selected = {
+        "bar": (bar > limit) & (bar >= BAR_SHARE * galaxy),
+        "contaminant": contaminant > survey.sb_to_flux(survey.reference.noise_sb, ref),
+    }
+    for kind in TIDAL_KINDS:
+        feature = components.get(kind, zero)
+        selected[kind] = (feature > limit) & (feature >= HOST_CONTRAST * (galaxy + bar))
+    truth = np.zeros(zero.shape, dtype=np.uint8)
+    for kind in PRIORITY:
+        truth[selected[kind]] = DEFAULT_TAXONOMY[kind].value
+    return truth
+
+
+def visible_scale(feature: np.ndarray, host: np.ndarray, peak: float) -> float:
+    """The factor that gives a feature a peak of ``peak`` where the host does not outshine it.
+
+    Scaled by it, the brightest pixel of ``feature`` among those where it is at
+    least :data:`HOST_CONTRAST` times ``host`` has the value ``peak`` (or, in
+    the rare case that no scale gives exactly that, the least above it).
+
+    Parameters
+    ----------
+    feature : ndarray
+        The feature's light, any positive scale.
+    host : ndarray
+        The host galaxy's light (bulge + disc + bar), same shape.
+    peak : float
+        The wanted peak pixel value.
+
+    Examples
+    --------
+    Without a host the peak is the feature's maximum; a bright host hides it:
+
+    >>> feature = np.array([1.0, 2.0, 4.0])
+    >>> visible_scale(feature, np.zeros(3), 8.0)
+    2.0
+    >>> visible_scale(feature, np.array([0.0, 0.0, 1000.0]), 8.0)
+    4.0
+    """
+    lit = feature > 0
+    f, h = feature[lit], np.broadcast_to(host, feature.shape)[lit]
+    # A pixel shows once the scale reaches HOST_CONTRAST * h / f; take the
+    # pixels in that order: with the first k showing, the peak is scale * max(f[:k]).
+    order = np.argsort(HOST_CONTRAST * h / f)
+    shows_at = (HOST_CONTRAST * h / f)[order]
+    brightest = np.maximum.accumulate(f[order])
+    return float(np.min(np.maximum(peak / brightest, shows_at)))
