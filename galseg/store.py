@@ -3,7 +3,7 @@
 A store is one directory that plain ``zarr`` (v3) opens without galseg::
 
     store.zarr/                        attrs: galseg = {format_version, taxonomy, created}
-      cutouts/<id>/                    attrs: name, source, content_hash, bands, shape,
+      cutouts/<id>/                    attrs: name, source (file paths), content_hash, bands, shape,
                                               wcs (FITS header cards), pixel_scale, survey,
                                               zero_points, added, flags
       cutouts/<id>/image               float32 (band, y, x): copy of the pixels (optional)
@@ -217,7 +217,9 @@ class MaskStore:
         ----------
         cutout : Cutout
             The cutout. Its WCS, bands, pixel scale, survey, zero points and
-            source path are recorded.
+            source paths are recorded; a source path inside the folder that
+            holds the store is recorded relative to that folder, so the two
+            can be moved together.
         copy_pixels : bool
             Also keep a copy of the pixels in the store, so that it is
             self-contained (needed to train from it or to share it). Without
@@ -239,12 +241,24 @@ class MaskStore:
             return cutout_id
         with staging_dir(self.path) as staged:
             group = zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
-            group.attrs.update(_cutout_attrs(cutout))
+            group.attrs.update(_cutout_attrs(cutout, self._portable_paths(cutout.source)))
             group.create_group("masks")
             if copy_pixels:
                 _write_image(staged / "image", cutout)
             publish(staged, target)
         return cutout_id
+
+    def _portable_paths(self, source: str | None) -> list[str]:
+        """Source paths as stored: relative to the folder holding the store when
+        they lie inside it (so store and files can move together), else absolute."""
+        if not source:
+            return []
+        base = self.path.resolve().parent
+        paths = []
+        for part in source.split(", "):
+            path = Path(part).resolve()
+            paths.append(path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path))
+        return paths
 
     def info(self, cutout_id: str) -> dict[str, Any]:
         """The recorded attributes of a cutout (source, bands, WCS, flags, ...)."""
@@ -273,7 +287,7 @@ class MaskStore:
             bands=tuple(info["bands"]),
             wcs=_wcs_from_cards(info.get("wcs")),
             pixel_scale=info.get("pixel_scale"),
-            source=info.get("source"),
+            source=", ".join(str(self.path.parent / p) for p in info.get("source") or []) or None,
             survey=info.get("survey"),
             zero_points=info.get("zero_points") or {},
         )
@@ -281,11 +295,12 @@ class MaskStore:
     def _read_source_pixels(self, cutout_id: str, info: Mapping[str, Any]) -> np.ndarray:
         from .io import read_cutout
 
-        source = info.get("source")
-        if not source:
+        sources = [self.path.parent / p for p in info.get("source") or []]
+        if not sources:
             raise StoreError(f"{self.path}: cutout {cutout_id} has neither pixels nor a source")
+        source = ", ".join(map(str, sources))
         try:
-            cutout = read_cutout(source.split(", "), bands=info["bands"])
+            cutout = read_cutout(sources if len(sources) > 1 else sources[0], bands=info["bands"])
         except CutoutError as exc:
             raise StoreError(f"{self.path}: cutout {cutout_id}: cannot read its source: {exc}") from None
         if cutout.content_hash != info["content_hash"]:
@@ -607,10 +622,10 @@ def _revision_from_attrs(cutout_id: str, attrs: Mapping[str, Any]) -> Revision:
     )
 
 
-def _cutout_attrs(cutout: Cutout) -> dict[str, Any]:
+def _cutout_attrs(cutout: Cutout, sources: list[str]) -> dict[str, Any]:
     return {
         "name": cutout.name,
-        "source": cutout.source,
+        "source": sources,
         "content_hash": cutout.content_hash,
         "bands": list(cutout.bands),
         "shape": list(cutout.image_shape),

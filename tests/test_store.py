@@ -386,3 +386,17 @@ class StoreMatchesModel(RuleBasedStateMachine):
 
 TestStoreMatchesModel = StoreMatchesModel.TestCase
 TestStoreMatchesModel.settings = settings(max_examples=15, stateful_step_count=8, deadline=None)
+
+
+def test_store_and_its_source_files_can_move_together(tmp_path):
+    from galseg.io import read_cutout, write_cutout
+
+    project = tmp_path / "project"
+    files = write_cutout(make_cutout(6), project / "fits" / "c.fits", layout="per-band")
+    store = MaskStore.open(project / "masks.zarr")
+    cid = store.add_cutout(read_cutout(files), copy_pixels=False)
+    assert store.info(cid)["source"] == ["fits/c_g.fits", "fits/c_r.fits", "fits/c_z.fits"]
+    project.rename(tmp_path / "moved")
+    moved = MaskStore.open(tmp_path / "moved" / "masks.zarr")
+    np.testing.assert_array_equal(moved.cutout(cid).data, make_cutout(6).data)
+    assert moved.cutout(cid).name == "c"

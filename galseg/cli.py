@@ -1,0 +1,243 @@
+"""The ``galseg`` command.
+
+Every sub-command is a thin layer over the library; errors on bad input print
+one line (``galseg: error: <file>: <problem>``) and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import os
+from pathlib import Path
+import sys
+
+from . import __version__
+from .errors import GalsegError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``galseg`` command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except GalsegError as exc:
+        print(f"galseg: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("galseg: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="galseg",
+        description="Segmentation masks of galaxy features (LSB tidal features, bars) "
+        "on multi-band survey cutouts.",
+    )
+    parser.add_argument("--version", action="version", version=f"galseg {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    info = sub.add_parser(
+        "info",
+        help="describe a cutout (bands, shape, WCS centre, pixel scale, noise) or a mask store",
+        description="Describe a cutout (one FITS file, or one file per band) or a galseg mask store.",
+    )
+    info.add_argument("paths", nargs="+", metavar="PATH", help="FITS file(s) of one cutout, or a store")
+    info.set_defaults(run=_info)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="write simulated galaxy cutouts with truth masks",
+        description="Write simulated cutouts as FITS files and their truth masks into "
+        "OUT/truth.zarr (annotator 'truth').",
+    )
+    sim.add_argument("--n", type=_positive_int, default=200, help="number of cutouts (default 200)")
+    sim.add_argument("--survey", default="legacy", help="survey preset (default legacy)")
+    sim.add_argument("--size", type=_positive_int, default=256, help="cutout size in pixels")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the first cutout (default 0)")
+    sim.add_argument(
+        "--layout",
+        choices=("mef", "cube", "per-band"),
+        default="mef",
+        help="FITS layout: one extension per band, a cube, or one file per band",
+    )
+    sim.add_argument(
+        "--compression",
+        choices=("none", "gzip", "tile"),
+        default="none",
+        help="none (.fits), gzip (.fits.gz) or lossless tile compression (.fits.fz)",
+    )
+    sim.add_argument("--out", required=True, type=Path, help="output folder")
+    sim.set_defaults(run=_simulate)
+
+    export = sub.add_parser(
+        "export",
+        help="export a store's latest masks as a dataset for collaborators",
+        description="Write OUT/masks.zarr (pixels + latest mask of each annotator), "
+        "OUT/manifest.ecsv and, with --fits, one FITS mask per cutout with its WCS.",
+    )
+    export.add_argument("store", type=Path, metavar="STORE")
+    export.add_argument("out", type=Path, metavar="OUT")
+    export.add_argument("--annotator", help="only this annotator's masks")
+    export.add_argument("--fits", action="store_true", help="also write FITS masks")
+    export.set_defaults(run=_export)
+
+    demo = sub.add_parser(
+        "demo",
+        help="open the bundled sample cutouts in napari",
+        description="Open the bundled sample cutouts and their truth masks in napari.",
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+# ------------------------------------------------------------------- commands
+def _info(args: argparse.Namespace) -> int:
+    from .store import MaskStore
+
+    first = Path(args.paths[0])
+    if len(args.paths) == 1 and (first / "zarr.json").exists():
+        print(_describe_store(MaskStore.open(first, mode="r")))
+    else:
+        from .io import read_cutout
+
+        print(_describe_cutout(read_cutout(args.paths if len(args.paths) > 1 else first)))
+    return 0
+
+
+def _describe_cutout(cutout) -> str:
+    from .stretch import sky_noise
+
+    ny, nx = cutout.image_shape
+    lines = [
+        f"source:      {cutout.source}",
+        f"bands:       {', '.join(cutout.bands)}",
+        f"shape:       {len(cutout.bands)} x {ny} x {nx} (band, y, x)",
+        f"survey:      {cutout.survey or 'unknown'}",
+        "pixel scale: "
+        + (f"{cutout.pixel_scale:.4f} arcsec/px" if cutout.pixel_scale else "unknown"),
+    ]
+    centre = cutout.sky_coord_centre()
+    lines.append(
+        f"centre:      RA {centre[0]:.6f}  Dec {centre[1]:+.6f} deg" if centre else "centre:      no WCS"
+    )
+    lines.append("band  sky level    noise (1 sigma)  zero point  invalid px")
+    for name, image in zip(cutout.bands, cutout.data, strict=True):
+        noise = sky_noise(image)
+        zp = cutout.zero_points.get(name)
+        invalid = int(image.size - cutout.valid[cutout.bands.index(name)].sum())
+        lines.append(
+            f"{name:<5} {noise.level:<12.4g} {noise.sigma:<16.4g} "
+            f"{(f'{zp:.3f}' if zp is not None else '-'):<11} {invalid}"
+        )
+    lines.append(f"content hash: {cutout.content_hash}")
+    return "\n".join(lines)
+
+
+def _describe_store(store) -> str:
+    ids = store.ids()
+    lines = [
+        f"store:       {store.path}",
+        f"cutouts:     {len(ids)}",
+        "classes:     " + ", ".join(f"{c.value}={c.name}" for c in store.taxonomy),
+    ]
+    per_annotator: dict[str, int] = {}
+    revisions = 0
+    class_pixels = dict.fromkeys(store.taxonomy.values, 0)
+    flagged: dict[str, int] = {}
+    for cutout_id in ids:
+        history = store.history(cutout_id)
+        revisions += len(history)
+        for who, rev in store.latest_by_annotator(cutout_id).items():
+            per_annotator[who] = per_annotator.get(who, 0) + 1
+            mask = store.load_mask(cutout_id, revision=rev.revision)
+            values, counts = _label_counts(mask)
+            for value, count in zip(values, counts, strict=True):
+                class_pixels[value] += count
+        for flag, who in store.flags(cutout_id).items():
+            flagged[flag] = flagged.get(flag, 0) + len(who)
+    lines.append(f"revisions:   {revisions}")
+    lines.append(
+        "annotators:  "
+        + (", ".join(f"{who} ({n} cutouts)" for who, n in sorted(per_annotator.items())) or "none")
+    )
+    lines.append(
+        "flags:       " + (", ".join(f"{k} x{n}" for k, n in sorted(flagged.items())) or "none")
+    )
+    lines.append("labelled pixels per class (latest masks):")
+    for cls in store.taxonomy.feature_classes:
+        lines.append(f"  {cls.value} {cls.name:<14} {class_pixels[cls.value]}")
+    return "\n".join(lines)
+
+
+def _label_counts(mask):
+    import numpy as np
+
+    values, counts = np.unique(mask, return_counts=True)
+    return values.tolist(), counts.tolist()
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate import write_simulated_set
+
+    suffix = {"none": ".fits", "gzip": ".fits.gz", "tile": ".fits.fz"}[args.compression]
+    store = write_simulated_set(
+        args.out,
+        n=args.n,
+        survey=args.survey,
+        size=args.size,
+        seed=args.seed,
+        layout=args.layout,
+        suffix=suffix,
+        progress=True,
+    )
+    print(f"wrote {args.n} cutouts to {args.out} and their truth masks to {store.path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_dataset
+    from .store import MaskStore
+
+    table = export_dataset(
+        MaskStore.open(args.store, mode="r"),
+        args.out,
+        annotator=args.annotator,
+        fits_masks=args.fits,
+        progress=True,
+    )
+    print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if not _has_display():
+        raise GalsegError("no display: galseg demo needs a desktop session (or Xvfb; set DISPLAY)")
+    from napari_galseg import open_samples
+
+    open_samples()
+    return 0
+
+
+def _has_display() -> bool:
+    return sys.platform in ("win32", "darwin") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

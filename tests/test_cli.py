@@ -1,0 +1,118 @@
+"""Tests of the ``galseg`` command line, run as a user would."""
+
+from pathlib import Path
+import subprocess
+import sys
+
+from astropy.table import Table
+import numpy as np
+import pytest
+
+from galseg import MaskStore
+from galseg.cli import main
+from galseg.io import write_cutout
+from galseg.simulate import simulate_cutout
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def cutout_file(tmp_path):
+    cutout, _ = simulate_cutout(5, survey="legacy", size=96)
+    return write_cutout(cutout, tmp_path / "galaxy.fits")[0], cutout
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("info", "simulate", "export", "demo"):
+        assert command in out
+
+
+def test_info_on_a_cutout(cutout_file, capsys):
+    path, cutout = cutout_file
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "bands:       g, r, z" in out
+    assert "3 x 96 x 96" in out
+    assert "0.2620 arcsec/px" in out
+    ra, dec = cutout.sky_coord_centre()
+    assert f"RA {ra:.6f}" in out and f"Dec {dec:+.6f}" in out
+    assert cutout.content_hash in out
+    noise_lines = [line for line in out.splitlines() if line.startswith(("g ", "r ", "z "))]
+    assert len(noise_lines) == 3
+
+
+def test_info_on_real_2mass_band_files(capsys):
+    paths = [SHARED_DATA / "2mass" / f"2MASS_{b}.fits.gz" for b in "jhk"]
+    if not all(p.exists() for p in paths):
+        pytest.skip(f"real 2MASS files not found under {SHARED_DATA}")
+    assert main(["info", *map(str, paths)]) == 0
+    out = capsys.readouterr().out
+    assert "bands:       J, H, K" in out  # FILTER keywords of the real files
+
+
+def test_simulate_info_and_export_round_trip(tmp_path, capsys):
+    out_dir = tmp_path / "sims"
+    assert main(["simulate", "--n", "3", "--size", "64", "--seed", "7", "--out", str(out_dir)]) == 0
+    assert len(sorted(out_dir.glob("sim_*.fits"))) == 3
+    store = MaskStore.open(out_dir / "truth.zarr", mode="r")
+    assert len(store) == 3
+    capsys.readouterr()
+
+    assert main(["info", str(out_dir / "truth.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "cutouts:     3" in out and "tidal_stream" in out
+
+    dataset = tmp_path / "dataset"
+    assert main(["export", str(out_dir / "truth.zarr"), str(dataset), "--fits"]) == 0
+    manifest = Table.read(dataset / "manifest.ecsv")
+    assert set(manifest["annotator"]) == {"truth"}
+    assert all((dataset / p).exists() for p in manifest["fits_mask"])
+
+
+def test_simulate_layouts_and_compression(tmp_path):
+    out_dir = tmp_path / "cube"
+    args = ["simulate", "--n", "2", "--size", "48", "--layout", "per-band", "--compression", "gzip"]
+    assert main([*args, "--out", str(out_dir)]) == 0
+    assert len(sorted(out_dir.glob("sim_*_?.fits.gz"))) == 6
+    store = MaskStore.open(out_dir / "truth.zarr", mode="r")
+    cid = store.ids()[0]
+    np.testing.assert_array_equal(store.cutout(cid).data.shape, (3, 48, 48))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["info", "{tmp}/missing.fits"], "missing.fits"),
+        (["info", "{tmp}/notes.fits"], "notes.fits"),
+        (["export", "{tmp}/nostore.zarr", "{tmp}/out"], "no mask store here"),
+        (["simulate", "--n", "1", "--survey", "sdss", "--out", "{tmp}/x"], "sdss"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path, capsys, args, expected):
+    (tmp_path / "notes.fits").write_text("these are my notes, not a FITS file\n")
+    status = main([a.format(tmp=tmp_path) for a in args])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("galseg: error: ") and expected in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_demo_without_a_display_says_so(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["demo"]) == 1
+    assert "no display" in capsys.readouterr().err
+
+
+def test_the_installed_command_reports_bad_input_without_traceback(tmp_path):
+    bad = tmp_path / "truncated.fits"
+    bad.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    result = subprocess.run(
+        [sys.executable, "-m", "galseg", "info", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "truncated.fits" in result.stderr and "Traceback" not in result.stderr
