@@ -476,6 +476,8 @@ def write_cutout(
         raise CutoutError(f"{path}: unknown file type; name it .fits, .fit, .fits.gz or .fits.fz")
     if layout not in LAYOUTS:
         raise CutoutError(f"{path}: unknown layout {layout!r}; expected one of {LAYOUTS}")
+    if not path.parent.is_dir():
+        raise CutoutError(f"{path}: cannot write the file (no folder {path.parent})")
     try:
         files = _layout_files(cutout, path, layout)
     except ValueError as exc:  # a header value FITS cannot hold (e.g. non-ASCII text)

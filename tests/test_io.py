@@ -192,6 +192,14 @@ def test_write_refuses_to_overwrite_unless_asked(tmp_path):
     assert read_cutout(path).content_hash == make_cutout(seed=2).content_hash
 
 
+def test_write_into_a_missing_folder_says_so(tmp_path):
+    path = tmp_path / "nowhere" / "c.fits"
+    with pytest.raises(CutoutError) as info:
+        write_cutout(make_cutout(), path)
+    assert_names_file(info.value, path, "no folder")
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_per_band_write_checks_every_file_before_writing_any(tmp_path):
     taken = tmp_path / "c_r.fits"
     taken.write_bytes(b"keep me")

@@ -392,6 +392,7 @@ def test_store_and_its_source_files_can_move_together(tmp_path):
     from galseg.io import read_cutout, write_cutout
 
     project = tmp_path / "project"
+    (project / "fits").mkdir(parents=True)
     files = write_cutout(make_cutout(6), project / "fits" / "c.fits", layout="per-band")
     store = MaskStore.open(project / "masks.zarr")
     cid = store.add_cutout(read_cutout(files), copy_pixels=False)
