@@ -27,7 +27,7 @@ Stretch(kind='linear', interval='zscale', a=None, percentile=99.5, vmin=None, vm
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from typing import Literal, NamedTuple, get_args
 
@@ -318,7 +318,7 @@ _FIXED_PRESETS: dict[str, Stretch] = {
 PRESETS: tuple[str, ...] = ("lsb", *_FIXED_PRESETS)
 
 
-def preset(name: str, image: ArrayLike | None = None) -> Stretch:
+def preset(name: str, image: ArrayLike | None = None, *, softening: float = 1.0) -> Stretch:
     """A named stretch.
 
     ================  =====================================================
@@ -338,6 +338,11 @@ def preset(name: str, image: ArrayLike | None = None) -> Stretch:
         The image to be stretched; needed by ``"lsb"`` only, which is fixed to
         it (the others take their limits from whatever image they are applied
         to).
+    softening : float
+        Factor on the preset's softening ``a`` for the asinh and log presets
+        (``"lsb"``, ``"asinh"``, ``"log"``): above 1 the stretch stays linear
+        further above the sky, below 1 it brings out fainter structure. Other
+        presets ignore it.
 
     Returns
     -------
@@ -382,16 +387,23 @@ def preset(name: str, image: ArrayLike | None = None) -> Stretch:
     >>> preset("sqrt").kind
     'sqrt'
     """
+    if not (softening > 0 and math.isfinite(softening)):
+        raise ValueError(f"softening must be a positive number, got {softening}")
     if name == "lsb":
         if image is None:
             raise ValueError("the 'lsb' preset is computed from the image; pass the image")
-        return _lsb_stretch(image)
-    try:
-        return _FIXED_PRESETS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown stretch preset {name!r}; presets are {', '.join(PRESETS)}"
-        ) from None
+        stretch = _lsb_stretch(image)
+    else:
+        try:
+            stretch = _FIXED_PRESETS[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown stretch preset {name!r}; presets are {', '.join(PRESETS)}"
+            ) from None
+    if softening == 1.0 or stretch.kind not in _DEFAULT_SOFTENING:
+        return stretch
+    a = stretch.a if stretch.a is not None else _DEFAULT_SOFTENING[stretch.kind]
+    return replace(stretch, a=a * softening)
 
 
 def _lsb_stretch(image: ArrayLike) -> Stretch:
@@ -405,7 +417,9 @@ def _lsb_stretch(image: ArrayLike) -> Stretch:
     return Stretch("asinh", "manual", a=a, vmin=vmin, vmax=vmax)
 
 
-def normalize(data: Cutout | ArrayLike, stretch: Stretch | str) -> np.ndarray:
+def normalize(
+    data: Cutout | ArrayLike, stretch: Stretch | str, *, softening: float = 1.0
+) -> np.ndarray:
     """Stretch each band of a cube to [0, 1] on its own.
 
     This is the normalisation of model inputs. Each band gets its own limits
@@ -418,6 +432,8 @@ def normalize(data: Cutout | ArrayLike, stretch: Stretch | str) -> np.ndarray:
         The bands.
     stretch : Stretch or str
         A stretch, or the name of a preset (see :func:`preset`).
+    softening : float
+        With a preset name, its softening factor (see :func:`preset`).
 
     Returns
     -------
@@ -434,7 +450,9 @@ def normalize(data: Cutout | ArrayLike, stretch: Stretch | str) -> np.ndarray:
     planes = _cube(data)
     out = np.empty(planes.shape, dtype=np.float32)
     for i, plane in enumerate(planes):
-        band_stretch = stretch if isinstance(stretch, Stretch) else preset(stretch, plane)
+        band_stretch = (
+            stretch if isinstance(stretch, Stretch) else preset(stretch, plane, softening=softening)
+        )
         out[i] = band_stretch(plane)
     return out
 
@@ -521,6 +539,8 @@ def rgb_composite(
     data: Cutout | ArrayLike,
     bands: Sequence[str | int] | None = None,
     stretch: Stretch | str = "lsb",
+    *,
+    softening: float = 1.0,
 ) -> np.ndarray:
     """Colour composite of bands stretched one by one.
 
@@ -536,6 +556,8 @@ def rgb_composite(
         The bands shown as red, green and blue; as in :func:`lupton_rgb`.
     stretch : Stretch or str
         The stretch of each channel, or a preset name (see :func:`preset`).
+    softening : float
+        With a preset name, its softening factor (see :func:`preset`).
 
     Returns
     -------
@@ -549,7 +571,7 @@ def rgb_composite(
     >>> rgb_composite(cube, bands=[1, 0]).shape
     (16, 16, 3)
     """
-    return np.moveaxis(normalize(_rgb_planes(data, bands), stretch), 0, -1)
+    return np.moveaxis(normalize(_rgb_planes(data, bands), stretch, softening=softening), 0, -1)
 
 
 def _finite_pixels(image: ArrayLike, what: str) -> np.ndarray:

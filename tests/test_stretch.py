@@ -415,3 +415,28 @@ def test_lupton_rgb_shows_the_sky_as_black_by_default():
     offset = Cutout.from_array(np.asarray(cutout.data) + 100.0, bands=cutout.bands)
     np.testing.assert_allclose(lupton_rgb(offset), lupton_rgb(cutout), atol=3 / 255)
     assert np.median(lupton_rgb(offset)) < 0.1
+
+
+@pytest.mark.parametrize("name", ["lsb", "asinh", "log"])
+def test_softening_scales_the_presets_softening(name):
+    image = np.random.default_rng(4).normal(10.0, 1.0, size=(64, 64))
+    base = preset(name, image)
+    softer = preset(name, image, softening=3.0)
+    default_a = base.transform.a
+    assert softer.transform.a == pytest.approx(3.0 * default_a)
+    assert (softer.vmin, softer.vmax, softer.kind) == (base.vmin, base.vmax, base.kind)
+
+
+def test_softening_leaves_linear_presets_alone_and_must_be_positive():
+    assert preset("zscale", softening=5.0) == preset("zscale")
+    with pytest.raises(ValueError, match="softening must be a positive number"):
+        preset("asinh", softening=0.0)
+
+
+def test_normalize_and_composite_pass_the_softening_on():
+    cube = np.random.default_rng(5).normal(0.0, 1.0, size=(3, 32, 32)) + 0.5
+    expected = np.stack([preset("asinh", softening=0.2)(plane) for plane in cube])
+    np.testing.assert_array_equal(normalize(cube, "asinh", softening=0.2), expected)
+    np.testing.assert_array_equal(
+        rgb_composite(cube, stretch="asinh", softening=0.2), np.moveaxis(expected[::-1], 0, -1)
+    )
