@@ -190,6 +190,7 @@ def _write_fits_mask(
         else np.zeros(cutout.image_shape, np.uint8)
     )
     header = cutout.wcs.to_header() if cutout.wcs is not None else fits.Header()
+    header["OBJECT"] = (row["name"], "cutout name (source file stem)")
     header["GALSEGID"] = (row["id"], "galseg cutout id")
     header["ANNOTATR"] = (row["annotator"], "who made the mask")
     header["REVISION"] = (row["revision"], "revision in the source store")

@@ -33,7 +33,6 @@ import bz2
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-import functools
 import gzip
 import math
 import os
@@ -71,7 +70,14 @@ _SURVEY_KEYS = ("SURVEY", "TELESCOP", "DATASET")
 _FITS_SIGNATURE = b"SIMPLE  ="
 _DECOMPRESSORS: dict[bytes, Callable] = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open}
 # zlib's default level: nearly the size of level 9 (gzip's default), several times faster.
-_gzip_open = functools.partial(gzip.open, compresslevel=6)
+@contextmanager
+def _gzip_open(path: Path, mode: str) -> Iterator[gzip.GzipFile]:
+    """Write gzip with no time stamp or file name in its header: same pixels, same bytes."""
+    with open(path, mode) as raw, gzip.GzipFile(
+        filename="", mode=mode, fileobj=raw, compresslevel=6, mtime=0
+    ) as file:
+        yield file
+
 # Rows per compression tile: reads are about 3x faster than with astropy's one-row tiles.
 _TILE_ROWS = 64
 

@@ -58,6 +58,7 @@ def test_export_writes_store_manifest_and_fits(filled_store, tmp_path):
         np.testing.assert_array_equal(hdul[0].data, stream)
         header = hdul[0].header
         assert header["ANNOTATR"] == "ada" and header["CLASS1"] == "tidal_stream"
+        assert header["OBJECT"] == row["name"] and header["GALSEGID"] == a
         np.testing.assert_allclose(
             WCS(header).all_pix2world([[5, 6]], 0), store.cutout(a).wcs.all_pix2world([[5, 6]], 0)
         )

@@ -6,6 +6,7 @@ import bz2
 import gzip
 from pathlib import Path
 import tempfile
+import time
 import warnings
 
 import astropy
@@ -677,3 +678,10 @@ def test_errors_hide_astropy_tracebacks(tmp_path):
     with pytest.raises(CutoutError) as info:
         read_cutout(path)
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_gzip_output_is_byte_reproducible(tmp_path):
+    first = write_cutout(make_cutout(seed=3), tmp_path / "a.fits.gz")[0]
+    time.sleep(1.1)  # a gzip header time stamp would now differ
+    second = write_cutout(make_cutout(seed=3), tmp_path / "b.fits.gz")[0]
+    assert first.read_bytes() == second.read_bytes()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from .._progress import Progress, track
 from ..errors import GalsegError
 from ..io import read_cutout, write_cutout
@@ -35,8 +37,8 @@ def write_simulated_set(
     :func:`galseg.io.write_cutout`. The store refers to the FITS files (with
     paths relative to ``out``, so the folder can be moved) and holds each truth
     mask as a revision by annotator ``"truth"`` with provenance
-    ``"simulated"``; cutouts whose features are all too faint are flagged
-    ``no_feature``.
+    ``"simulated"``; cutouts with no tidal feature or bar bright enough to
+    see are also flagged ``no_feature``.
 
     Parameters
     ----------
@@ -78,8 +80,8 @@ def write_simulation(
     """Write one simulated cutout to FITS and its truth into ``store``.
 
     The cutout is read back from the files so that the store records the
-    pixels exactly as they are on disk. A truth mask with no label at all is
-    recorded as a ``no_feature`` flag rather than an empty revision.
+    pixels exactly as they are on disk. A cutout whose truth holds no tidal
+    feature and no bar (contaminants at most) is also flagged ``no_feature``.
 
     Returns
     -------
@@ -88,8 +90,8 @@ def write_simulation(
     """
     paths = write_cutout(sim.cutout, path, layout=layout, overwrite=overwrite)
     cutout_id = store.add_cutout(read_cutout(paths if len(paths) > 1 else paths[0]), copy_pixels=False)
-    if sim.truth.any():
-        store.save_mask(cutout_id, sim.truth, TRUTH_ANNOTATOR, provenance="simulated")
-    else:
+    store.save_mask(cutout_id, sim.truth, TRUTH_ANNOTATOR, provenance="simulated")
+    contaminant = store.taxonomy["contaminant"].value
+    if not np.isin(sim.truth, [0, contaminant], invert=True).any():
         store.set_flag(cutout_id, "no_feature", TRUTH_ANNOTATOR)
     return paths
