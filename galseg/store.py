@@ -59,7 +59,7 @@ from .cutout import Cutout
 from .errors import CutoutError, GalsegError, MaskError, StoreError
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
-__all__ = ["MaskStore", "Revision", "PROVENANCES", "FLAGS", "FORMAT_VERSION"]
+__all__ = ["MaskStore", "Revision", "PROVENANCES", "FLAGS", "FORMAT_VERSION", "check_name"]
 
 FORMAT_VERSION = 1
 """Version of the store layout written by this galseg."""
@@ -264,6 +264,14 @@ class MaskStore:
         """The recorded attributes of a cutout (source, bands, WCS, flags, ...)."""
         return _read_attrs(self._existing_cutout_dir(cutout_id))
 
+    def source_paths(self, cutout_id: str) -> list[Path]:
+        """The files a cutout was read from, as paths usable from here.
+
+        A recorded path relative to the folder holding the store is joined to
+        that folder; an absolute one is kept. Empty for a cutout made from arrays.
+        """
+        return [self.path.parent / p for p in self.info(cutout_id).get("source") or []]
+
     def has_pixels(self, cutout_id: str) -> bool:
         """Whether the store holds a copy of the cutout's pixels."""
         return (self._existing_cutout_dir(cutout_id) / "image" / "zarr.json").exists()
@@ -287,7 +295,7 @@ class MaskStore:
             bands=tuple(info["bands"]),
             wcs=_wcs_from_cards(info.get("wcs")),
             pixel_scale=info.get("pixel_scale"),
-            source=", ".join(str(self.path.parent / p) for p in info.get("source") or []) or None,
+            source=", ".join(map(str, self.source_paths(cutout_id))) or None,
             survey=info.get("survey"),
             zero_points=info.get("zero_points") or {},
         )
@@ -295,7 +303,7 @@ class MaskStore:
     def _read_source_pixels(self, cutout_id: str, info: Mapping[str, Any]) -> np.ndarray:
         from .io import read_cutout
 
-        sources = [self.path.parent / p for p in info.get("source") or []]
+        sources = self.source_paths(cutout_id)
         if not sources:
             raise StoreError(f"{self.path}: cutout {cutout_id} has neither pixels nor a source")
         source = ", ".join(map(str, sources))
@@ -360,7 +368,7 @@ class MaskStore:
                 f"{content_hash[:16]}… is not the stored {info['content_hash'][:16]}…)"
             )
         mask = self._validated_mask(mask, tuple(info["shape"]), where)
-        _check_name(annotator, "annotator", where)
+        check_name(annotator, "annotator", where)
         if provenance not in PROVENANCES:
             raise StoreError(f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}")
         masks_dir = self._cutout_dir(cutout_id) / "masks"
@@ -469,7 +477,7 @@ class MaskStore:
         where = f"{self.path}: cutout {cutout_id}"
         if flag not in FLAGS:
             raise StoreError(f"{where}: unknown flag {flag!r}; use one of {FLAGS}")
-        _check_name(annotator, "annotator", where)
+        check_name(annotator, "annotator", where)
         group = zarr.open_group(LocalStore(self._existing_cutout_dir(cutout_id)), mode="r+")
         flags = {k: set(v) for k, v in dict(group.attrs.get("flags", {})).items()}
         who = flags.setdefault(flag, set())
@@ -567,7 +575,12 @@ def _revision_name(revision: int) -> str:
     return f"{revision:0{_REVISION_DIGITS}d}"
 
 
-def _check_name(name: str, what: str, where: str) -> None:
+def check_name(name: str, what: str, where: str) -> None:
+    """Raise :class:`StoreError` unless ``name`` is a valid annotator (or other) name.
+
+    Valid names are 1-64 letters, digits, ``_.@+-`` and spaces, starting with a
+    letter or digit; ``what`` and ``where`` go into the message.
+    """
     if not isinstance(name, str) or not _NAME.match(name):
         raise StoreError(
             f"{where}: {what} {name!r} is not a valid name (letters, digits, '_.@+-' and "
