@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 import sys
 
+import numpy as np
+
 from . import __version__
 from .errors import GalsegError
 
@@ -89,11 +91,25 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--fits", action="store_true", help="also write FITS masks")
     export.set_defaults(run=_export)
 
+    annotate = sub.add_parser(
+        "annotate",
+        help="open cutouts in the napari annotator",
+        description="Open FITS cutouts (files, folders of them, or a galseg store) in napari "
+        "with the annotator docked; every stroke is saved to STORE within 2 seconds.",
+    )
+    annotate.add_argument("paths", nargs="+", metavar="PATH", help="FITS files, folders or stores")
+    annotate.add_argument("--store", required=True, type=Path, help="mask store (created if missing)")
+    annotate.add_argument("--annotator", help="your name (remembered for next time)")
+    annotate.set_defaults(run=_annotate)
+
     demo = sub.add_parser(
         "demo",
-        help="open the bundled sample cutouts in napari",
-        description="Open the bundled sample cutouts and their truth masks in napari.",
+        help="annotate the bundled sample cutouts",
+        description="Open the bundled sample cutouts in the annotator, saving into a store in "
+        "a new temporary folder (or STORE).",
     )
+    demo.add_argument("--store", type=Path, help="mask store (default: a new temporary folder)")
+    demo.add_argument("--annotator", help="your name (remembered for next time)")
     demo.set_defaults(run=_demo)
     return parser
 
@@ -165,8 +181,8 @@ def _describe_store(store) -> str:
         for who, rev in store.latest_by_annotator(cutout_id).items():
             per_annotator[who] = per_annotator.get(who, 0) + 1
             mask = store.load_mask(cutout_id, revision=rev.revision)
-            values, counts = _label_counts(mask)
-            for value, count in zip(values, counts, strict=True):
+            values, counts = np.unique(mask, return_counts=True)
+            for value, count in zip(values.tolist(), counts.tolist(), strict=True):
                 class_pixels[value] += count
         for flag, who in store.flags(cutout_id).items():
             flagged[flag] = flagged.get(flag, 0) + len(who)
@@ -182,13 +198,6 @@ def _describe_store(store) -> str:
     for cls in store.taxonomy.feature_classes:
         lines.append(f"  {cls.value} {cls.name:<14} {class_pixels[cls.value]}")
     return "\n".join(lines)
-
-
-def _label_counts(mask):
-    import numpy as np
-
-    values, counts = np.unique(mask, return_counts=True)
-    return values.tolist(), counts.tolist()
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -224,19 +233,38 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    if not _has_display():
-        raise GalsegError("no display: galseg demo needs a desktop session (or Xvfb; set DISPLAY)")
-    from napari_galseg import open_samples
+def _annotate(args: argparse.Namespace) -> int:
+    return _open_annotator(args.paths, args.store, args.annotator)
 
-    open_samples()
+
+def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .samples import sample_dir
+
+    _require_display()
+    store = args.store or Path(tempfile.mkdtemp(prefix="galseg-demo-")) / "masks.zarr"
+    print(f"galseg demo: masks are saved in {store}")
+    return _open_annotator([sample_dir()], store, args.annotator)
+
+
+def _open_annotator(paths: Sequence[str | Path], store: Path, annotator: str | None) -> int:
+    _require_display()
+    import napari
+    from napari_galseg import launch
+
+    widget = launch(paths, store, annotator, ask_annotator=True)
+    napari.run()
+    widget.close_session()
     return 0
 
 
-def _has_display() -> bool:
-    return sys.platform in ("win32", "darwin") or bool(
+def _require_display() -> None:
+    """Refuse, in one line, to start Qt where there is no screen (Qt would abort)."""
+    if sys.platform not in ("win32", "darwin") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
+    ):
+        raise GalsegError("no display: the annotator needs a desktop session (or Xvfb; set DISPLAY)")
 
 
 if __name__ == "__main__":  # pragma: no cover

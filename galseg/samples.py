@@ -31,7 +31,7 @@ import numpy as np
 from .cutout import Cutout
 from .errors import GalsegError
 from .io import read_cutout
-from .simulate import simulate_galaxy
+from .simulate import SimulatedGalaxy, simulate_galaxy
 from .simulate._dataset import TRUTH_ANNOTATOR, write_simulation
 from .store import MaskStore
 
@@ -51,6 +51,12 @@ class SampleSpec:
     suffix: str
     size: int = 224
     feature_sb: Mapping[str, float] = field(default_factory=dict)
+
+    def simulate(self) -> SimulatedGalaxy:
+        """The simulated galaxy behind this sample (noiseless components included)."""
+        return simulate_galaxy(
+            self.seed, self.survey, self.size, features=self.features, feature_sb=dict(self.feature_sb)
+        )
 
     def paths(self, folder: Path) -> list[Path]:
         """The files of this sample in ``folder``."""
@@ -168,9 +174,7 @@ def make_samples(folder: str | os.PathLike) -> list[Path]:
     store = MaskStore.open(folder / "truth.zarr", mode="w-")
     written = []
     for spec in SAMPLES:
-        sim = simulate_galaxy(
-            spec.seed, spec.survey, spec.size, features=spec.features, feature_sb=dict(spec.feature_sb)
-        )
+        sim = spec.simulate()
         target = folder / f"{spec.name}{spec.suffix}"
         paths = write_simulation(store, sim, target, layout=spec.layout, overwrite=True)
         written += paths

@@ -27,7 +27,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("info", "simulate", "export", "demo"):
+    for command in ("info", "simulate", "export", "annotate", "demo"):
         assert command in out
 
 
@@ -101,11 +101,15 @@ def test_errors_are_one_clear_line(tmp_path, capsys, args, expected):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_demo_without_a_display_says_so(monkeypatch, capsys):
+@pytest.mark.parametrize("args", [["demo"], ["annotate", "sample_data", "--store", "x.zarr"]])
+def test_gui_commands_without_a_display_say_so(monkeypatch, capsys, tmp_path, args):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert main(["demo"]) == 1
-    assert "no display" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "no display" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.zarr").exists()
 
 
 def test_the_installed_command_reports_bad_input_without_traceback(tmp_path):

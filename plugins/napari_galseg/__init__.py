@@ -1,12 +1,22 @@
 """napari-galseg: the napari plugin of galseg.
 
-A thin layer over the :mod:`galseg` core: it turns cutouts into napari layers
-and reads FITS cutouts into the viewer. It imports napari, galseg never imports
+A thin layer over the :mod:`galseg` core: the annotator dock widget, a reader
+for FITS cutouts and the sample data. It imports napari; galseg never imports
 it.
 """
 
-from ._layers import cutout_layers
+from ._annotator import AnnotatorWidget
+from ._launch import launch
+from ._layers import cutout_layers, mask_layer
 from ._reader import get_reader
 from ._sample_data import open_samples, sample_cutouts
 
-__all__ = ["cutout_layers", "get_reader", "open_samples", "sample_cutouts"]
+__all__ = [
+    "AnnotatorWidget",
+    "cutout_layers",
+    "get_reader",
+    "launch",
+    "mask_layer",
+    "open_samples",
+    "sample_cutouts",
+]

@@ -43,9 +43,8 @@ def cutout_layers(cutout: Cutout, stretch: str = "lsb") -> list[tuple]:
         )
     ]
     planes = normalize(cutout, stretch)
-    n = len(cutout.bands)
     for i, (band, plane) in enumerate(zip(cutout.bands, planes, strict=True)):
-        colourmap = "gray" if n == 1 else _BAND_COLOURMAPS[min(i, len(_BAND_COLOURMAPS) - 1)]
+        colourmap = band_colourmap(i, len(cutout.bands))
         layers.append(
             (
                 plane,
@@ -68,3 +67,10 @@ def mask_layer(mask: np.ndarray, name: str, taxonomy: Taxonomy = DEFAULT_TAXONOM
     colours: dict[int | None, Any] = dict(taxonomy.colours())
     colours[None] = (0.0, 0.0, 0.0, 0.0)  # values outside the taxonomy stay invisible
     return (mask, {"name": name, "colormap": DirectLabelColormap(color_dict=colours), **kwargs}, "labels")
+
+
+def band_colourmap(index: int, n_bands: int) -> str:
+    """Additive colour map of band ``index`` of ``n_bands`` (bluest band first)."""
+    if n_bands == 1:
+        return "gray"
+    return _BAND_COLOURMAPS[min(index, len(_BAND_COLOURMAPS) - 1)]

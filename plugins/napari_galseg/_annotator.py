@@ -1,0 +1,466 @@
+"""The annotator dock widget: paint masks on a queue of cutouts, never lose a stroke.
+
+The widget is the only stateful Qt piece of galseg. It shows the current
+cutout (colour composite or bands, re-stretched on demand) and a Labels layer
+in the taxonomy's colours, and hands every change of that layer to a
+:class:`galseg.autosave.Autosaver` that writes it to the mask store off the UI
+thread. Everything else — which cutout comes next, what is done, how pixels
+map to surface brightness — is asked of the galseg core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtGui import QColor, QIcon, QPixmap
+from qtpy.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galseg.autosave import Autosaver, saved_ago
+from galseg.errors import GalsegError
+from galseg.photometry import cursor_readout
+from galseg.queue import AnnotationQueue, OpenedCutout
+from galseg.settings import Settings, save_settings
+from galseg.store import FLAGS, check_name
+from galseg.stretch import PRESETS, normalize, rgb_composite
+
+from ._layers import band_colourmap, mask_layer
+
+if TYPE_CHECKING:
+    import napari
+
+MASK_LAYER_NAME = "mask"
+_STATUS_PERIOD_MS = 500  # how often the save status and change detection run
+
+
+class AnnotatorWidget(QWidget):
+    """Dock widget driving a :class:`galseg.queue.AnnotationQueue` in a napari viewer.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer to paint in.
+    queue : AnnotationQueue
+        The cutouts, the store and the annotator.
+    settings : Settings
+        Remembered user choices; updated and saved as the user changes them.
+    """
+
+    def __init__(self, viewer: napari.Viewer, queue: AnnotationQueue, settings: Settings):
+        super().__init__()
+        self.viewer = viewer
+        self.queue = queue
+        self.settings = settings
+        self.opened: OpenedCutout | None = None
+        self.mask_layer = None
+        self._image_layers: list = []
+        self._autosaver: Autosaver | None = None
+        self._handed_in: np.ndarray | None = None  # last mask given to the autosaver
+        self._save_error: Exception | None = None
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(_STATUS_PERIOD_MS)
+        self._close_filter = _CloseFilter(self.flush)
+        viewer.window._qt_window.installEventFilter(self._close_filter)
+        viewer.mouse_move_callbacks.append(self._on_mouse_move)
+        viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
+        viewer.bind_key("PageUp", lambda _: self.previous(), overwrite=True)
+        self.go(queue.index)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        taxonomy = self.queue.store.taxonomy
+        layout = QVBoxLayout(self)
+
+        who = QFormLayout()
+        self.annotator_edit = QLineEdit(self.queue.annotator)
+        self.annotator_edit.editingFinished.connect(self._on_annotator_edited)
+        who.addRow("Annotator", self.annotator_edit)
+        self.store_label = QLabel(str(self.queue.store.path))
+        self.store_label.setWordWrap(True)
+        who.addRow("Store", self.store_label)
+        self.save_label = QLabel(saved_ago(None, time.time()))
+        who.addRow("", self.save_label)
+        layout.addLayout(who)
+
+        classes = QGroupBox("Class (keys 1-5)")
+        class_layout = QVBoxLayout(classes)
+        self.class_buttons = QButtonGroup(self)
+        for cls in taxonomy.feature_classes:
+            button = QPushButton(f"{cls.value}  {cls.name.replace('_', ' ')}")
+            button.setCheckable(True)
+            button.setIcon(_swatch(cls.colour))
+            button.setToolTip(cls.description)
+            self.class_buttons.addButton(button, cls.value)
+            class_layout.addWidget(button)
+        self.class_buttons.idClicked.connect(self.select_class)
+        self.brush_slider = QSlider(Qt.Orientation.Horizontal)
+        self.brush_slider.setRange(1, 80)
+        self.brush_slider.setValue(10)
+        self.brush_slider.valueChanged.connect(self._on_brush_size)
+        brush = QFormLayout()
+        brush.addRow("Brush size", self.brush_slider)
+        class_layout.addLayout(brush)
+        layout.addWidget(classes)
+
+        view = QGroupBox("Stretch")
+        view_layout = QFormLayout(view)
+        self.stretch_combo = QComboBox()
+        self.stretch_combo.addItems(PRESETS)
+        self.stretch_combo.setCurrentText(self.settings.stretch)
+        self.stretch_combo.currentTextChanged.connect(self._on_stretch)
+        view_layout.addRow("Preset", self.stretch_combo)
+        self.softening_spin = QDoubleSpinBox()
+        self.softening_spin.setRange(0.1, 10.0)
+        self.softening_spin.setSingleStep(0.1)
+        self.softening_spin.setValue(1.0)
+        self.softening_spin.setPrefix("x ")
+        self.softening_spin.setToolTip("Softening of the asinh/log stretch, relative to the preset's")
+        self.softening_spin.valueChanged.connect(self._on_stretch)
+        view_layout.addRow("Softening", self.softening_spin)
+        self.bands_check = QCheckBox("Show bands separately")
+        self.bands_check.setChecked(self.settings.show_bands)
+        self.bands_check.toggled.connect(self._on_view_mode)
+        view_layout.addRow(self.bands_check)
+        self.readout_band = QComboBox()
+        self.readout_band.currentTextChanged.connect(lambda _: self._update_readout(None))
+        view_layout.addRow("Read-out band", self.readout_band)
+        self.readout_label = QLabel("")
+        self.readout_label.setWordWrap(True)
+        view_layout.addRow(self.readout_label)
+        layout.addWidget(view)
+
+        queue = QGroupBox("Queue")
+        queue_layout = QVBoxLayout(queue)
+        self.name_label = QLabel("")
+        self.name_label.setWordWrap(True)
+        queue_layout.addWidget(self.name_label)
+        nav = QHBoxLayout()
+        self.previous_button = QPushButton("◀ Previous")
+        self.previous_button.setToolTip("Previous cutout (PageUp)")
+        self.previous_button.clicked.connect(self.previous)
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setToolTip("Next cutout (PageDown)")
+        self.next_button.clicked.connect(self.next)
+        nav.addWidget(self.previous_button)
+        nav.addWidget(self.next_button)
+        queue_layout.addLayout(nav)
+        self.unannotated_button = QPushButton("Next unannotated")
+        self.unannotated_button.clicked.connect(self.next_unannotated)
+        queue_layout.addWidget(self.unannotated_button)
+        self.progress_label = QLabel("")
+        queue_layout.addWidget(self.progress_label)
+        self.flag_checks: dict[str, QCheckBox] = {}
+        for flag in FLAGS:
+            check = QCheckBox(flag.replace("_", " "))
+            check.toggled.connect(lambda on, flag=flag: self.set_flag(flag, on))
+            self.flag_checks[flag] = check
+            queue_layout.addWidget(check)
+        layout.addWidget(queue)
+        layout.addStretch(1)
+
+    # --------------------------------------------------------------- navigation
+    @property
+    def current_id(self) -> str | None:
+        """Store id of the cutout on screen (None if it could not be opened)."""
+        return self.opened.cutout_id if self.opened else None
+
+    def next(self) -> None:
+        """Save, then show the next cutout of the queue."""
+        self.go(self.queue.index + 1)
+
+    def previous(self) -> None:
+        """Save, then show the previous cutout of the queue."""
+        self.go(self.queue.index - 1)
+
+    def next_unannotated(self) -> None:
+        """Save, then jump to the next cutout this annotator has not done."""
+        self.flush()
+        index = self.queue.next_unannotated()
+        if index is None:
+            _notify_info("Every cutout of the queue is done.")
+        else:
+            self.go(index)
+
+    def go(self, index: int) -> None:
+        """Save the current mask, then open cutout ``index`` (clamped to the queue)."""
+        self.flush()
+        self._stop_autosave()
+        self.queue.go(index)
+        try:
+            opened = self.queue.open()
+        except GalsegError as exc:
+            self._hide_cutout()
+            _notify_error(str(exc))
+        else:
+            self._show(opened)
+        self._update_queue_labels()
+
+    # ------------------------------------------------------------------ display
+    def _show(self, opened: OpenedCutout) -> None:
+        """Show a cutout and its mask, reusing the layers of the previous one.
+
+        Layers are updated in place rather than replaced: faster, and removing
+        the selected layer makes napari redraw its controls mid-removal, which
+        crashes some OpenGL drivers.
+        """
+        self.opened = opened
+        cutout = opened.cutout
+        scale = (cutout.pixel_scale,) * 2 if cutout.pixel_scale else (1.0, 1.0)
+        self._ensure_image_layers(len(cutout.bands))
+        self._image_layers[0].name = f"{cutout.name} [colour]"
+        for i, (layer, band) in enumerate(zip(self._image_layers[1:], cutout.bands, strict=True)):
+            layer.name = f"{cutout.name} [{band}]"
+            layer.colormap = band_colourmap(i, len(cutout.bands))
+        for layer in self._image_layers:
+            layer.scale = scale
+        self._render()
+        self._on_view_mode(self.bands_check.isChecked())
+        self._show_mask(opened.mask.copy(), scale)
+        self.viewer.reset_view()
+        self._handed_in = opened.mask.copy()
+        self._autosaver = Autosaver(self._save, on_error=self._on_save_error)
+        self.readout_band.blockSignals(True)
+        self.readout_band.clear()
+        self.readout_band.addItems(cutout.bands)
+        self.readout_band.setCurrentText("r" if "r" in cutout.bands else cutout.bands[0])
+        self.readout_band.blockSignals(False)
+        flags = self.queue.flags()
+        for flag, check in self.flag_checks.items():
+            check.blockSignals(True)
+            check.setChecked(flag in flags)
+            check.blockSignals(False)
+
+    def _ensure_image_layers(self, n_bands: int) -> None:
+        """One RGB composite layer and ``n_bands`` band layers, below the mask."""
+        if not self._image_layers:
+            self._image_layers.append(
+                self.viewer.add_image(np.zeros((1, 1, 3), np.float32), rgb=True, name="colour")
+            )
+        while len(self._image_layers) > n_bands + 1:  # never the selected layer: the mask is
+            self.viewer.layers.remove(self._image_layers.pop())
+        while len(self._image_layers) < n_bands + 1:
+            layer = self.viewer.add_image(
+                np.zeros((1, 1), np.float32), blending="additive", name="band"
+            )
+            self.viewer.layers.move(self.viewer.layers.index(layer), len(self._image_layers))
+            self._image_layers.append(layer)
+
+    def _show_mask(self, mask: np.ndarray, scale: tuple[float, float]) -> None:
+        if self.mask_layer is None:
+            data, kwargs, _ = mask_layer(mask, MASK_LAYER_NAME, self.queue.store.taxonomy, opacity=0.6)
+            self.mask_layer = self.viewer.add_labels(data, scale=scale, **kwargs)
+            self.mask_layer.brush_size = self.brush_slider.value()
+            self.mask_layer.events.paint.connect(self._on_mask_changed)
+            for cls in self.queue.store.taxonomy.feature_classes:
+                if cls.value <= 9:
+                    self.mask_layer.bind_key(
+                        str(cls.value), lambda _, v=cls.value: self.select_class(v), overwrite=True
+                    )
+        else:
+            self.mask_layer.data = mask
+            self.mask_layer.scale = scale
+            self.mask_layer._reset_history()  # undo must not reach into the previous cutout
+        self.mask_layer.visible = True
+        self.mask_layer.mode = "paint"
+        checked = self.class_buttons.checkedId()
+        self.select_class(checked if checked > 0 else 1)
+        self.viewer.layers.selection.active = self.mask_layer
+
+    def _hide_cutout(self) -> None:
+        """Nothing to paint on: the cutout could not be opened."""
+        self.opened = None
+        for layer in [*self._image_layers, self.mask_layer]:
+            if layer is not None:
+                layer.visible = False
+
+    def _render(self) -> None:
+        """Stretch the bands with the current controls and show them."""
+        if self.opened is None:
+            return
+        cutout = self.opened.cutout
+        name, softening = self.stretch_combo.currentText(), self.softening_spin.value()
+        self._image_layers[0].data = rgb_composite(cutout, stretch=name, softening=softening)
+        planes = normalize(cutout, name, softening=softening)
+        for layer, plane in zip(self._image_layers[1:], planes, strict=True):
+            layer.data = plane
+            layer.contrast_limits = (0.0, 1.0)
+
+    def _remember(self, **changes) -> None:
+        """Update the remembered settings; a settings file we cannot write is only reported."""
+        self.settings = replace(self.settings, **changes)
+        try:
+            save_settings(self.settings)
+        except GalsegError as exc:
+            _notify_error(str(exc))
+
+    def _on_stretch(self, *_args) -> None:
+        self._remember(stretch=self.stretch_combo.currentText())
+        self._render()
+
+    def _on_view_mode(self, per_band: bool) -> None:
+        if self._image_layers:
+            self._image_layers[0].visible = not per_band
+            for layer in self._image_layers[1:]:
+                layer.visible = per_band
+        if per_band != self.settings.show_bands:
+            self._remember(show_bands=per_band)
+
+    # ----------------------------------------------------------------- painting
+    def select_class(self, value: int) -> None:
+        """Paint with class ``value`` (a taxonomy label)."""
+        button = self.class_buttons.button(value)
+        if button is not None:
+            button.setChecked(True)
+        if self.mask_layer is not None:
+            self.mask_layer.selected_label = value
+
+    def _on_brush_size(self, size: int) -> None:
+        if self.mask_layer is not None:
+            self.mask_layer.brush_size = size
+
+    def set_flag(self, flag: str, on: bool) -> None:
+        """Set or clear a flag (e.g. ``"no_feature"``) on the current cutout."""
+        if self.opened is None:
+            return
+        try:
+            self.queue.set_flag(flag, on)
+        except GalsegError as exc:
+            _notify_error(str(exc))
+        self._update_queue_labels()
+
+    def _on_mask_changed(self, _event=None) -> None:
+        """Hand the mask to the autosaver if it differs from what it last got."""
+        if self.mask_layer is None or self._autosaver is None:
+            return
+        data = np.asarray(self.mask_layer.data)
+        if self._handed_in is not None and np.array_equal(data, self._handed_in):
+            return
+        self._handed_in = data.copy()
+        self._autosaver.changed(self._handed_in)
+
+    def _save(self, mask: np.ndarray) -> int:
+        opened = self.opened
+        return self.queue.store.save_mask(
+            opened.cutout_id, mask, self.queue.annotator, content_hash=opened.cutout.content_hash
+        )
+
+    def _on_save_error(self, exc: Exception) -> None:
+        self._save_error = exc  # shown by the UI thread in _tick
+
+    def flush(self) -> None:
+        """Save any unsaved change now (blocks until it is on disk)."""
+        self._on_mask_changed()
+        if self._autosaver is not None:
+            self._autosaver.flush()
+
+    def _stop_autosave(self) -> None:
+        if self._autosaver is not None:
+            self._autosaver.close()
+            self._autosaver = None
+
+    def close_session(self) -> None:
+        """Save everything and stop background work (the viewer is closing)."""
+        self.flush()
+        self._stop_autosave()
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        """Periodic UI-thread work: catch undo/redo edits, refresh the save status."""
+        self._on_mask_changed()
+        if self._save_error is not None:
+            exc, self._save_error = self._save_error, None
+            _notify_error(f"could not save the mask: {exc}")
+        saver = self._autosaver
+        text = saved_ago(saver.last_saved if saver else None, time.time())
+        if saver is not None and saver.pending:
+            text += " (saving…)"
+        self.save_label.setText(text)
+        self._update_queue_labels()
+
+    # ------------------------------------------------------------- annotator
+    def _on_annotator_edited(self) -> None:
+        name = self.annotator_edit.text().strip()
+        if name == self.queue.annotator:
+            return
+        try:
+            check_name(name, "annotator", "galseg")
+        except GalsegError as exc:
+            _notify_error(str(exc))
+            self.annotator_edit.setText(self.queue.annotator)
+            return
+        self.flush()
+        self.queue.annotator = name
+        self._remember(annotator=name)
+        self.go(self.queue.index)
+
+    # ------------------------------------------------------------------- labels
+    def _update_queue_labels(self) -> None:
+        item = self.queue.current
+        self.name_label.setText(f"{self.queue.index + 1}. {item.name}")
+        self.progress_label.setText(self.queue.progress_text())
+        self.previous_button.setEnabled(self.queue.index > 0)
+        self.next_button.setEnabled(self.queue.index < len(self.queue) - 1)
+
+    def _on_mouse_move(self, viewer, event) -> None:
+        self._update_readout(viewer.cursor.position)
+
+    def _update_readout(self, position) -> None:
+        if self.opened is None or self.mask_layer is None:
+            return
+        if position is None:
+            position = self.viewer.cursor.position
+        y, x = self.mask_layer.world_to_data(position)[-2:]
+        text = cursor_readout(self.opened.cutout, self.readout_band.currentText(), y, x)
+        self.readout_label.setText(text)
+        if text:
+            self.viewer.status = text
+
+
+def _swatch(colour: str) -> QIcon:
+    pixmap = QPixmap(14, 14)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+def _notify_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def _notify_info(message: str) -> None:
+    from napari.utils.notifications import show_info
+
+    show_info(message)
+
+
+class _CloseFilter(QObject):
+    """Runs a callback when the watched window is about to close."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Close:
+            self._callback()
+        return False

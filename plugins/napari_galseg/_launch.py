@@ -1,0 +1,87 @@
+"""Open the annotator: a napari viewer with the widget docked and the queue loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+import os
+from typing import TYPE_CHECKING
+
+from galseg.errors import GalsegError
+from galseg.queue import AnnotationQueue
+from galseg.settings import load_settings, save_settings
+from galseg.store import MaskStore, check_name
+
+from ._annotator import AnnotatorWidget
+
+if TYPE_CHECKING:
+    import napari
+
+
+def launch(
+    paths: Sequence[str | os.PathLike],
+    store: str | os.PathLike | MaskStore,
+    annotator: str | None = None,
+    viewer: napari.Viewer | None = None,
+    *,
+    ask_annotator: bool = False,
+) -> AnnotatorWidget:
+    """Open cutouts for annotation and return the docked :class:`AnnotatorWidget`.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        FITS files, folders of them, or galseg stores (see
+        :func:`galseg.queue.find_cutouts`).
+    store : path-like or MaskStore
+        Where the masks are saved (created if missing).
+    annotator : str, optional
+        Who is painting. Default: the name remembered from the last run.
+    viewer : napari.Viewer, optional
+        The viewer to use; a new one by default.
+    ask_annotator : bool
+        With no name given or remembered, ask for it in a dialog (else raise).
+
+    Returns
+    -------
+    AnnotatorWidget
+        With ``mask_layer``, ``next()``, ``previous()`` and ``current_id``.
+
+    Raises
+    ------
+    GalsegError
+        No cutouts found, an unusable store, or no annotator name.
+    """
+    settings = load_settings()
+    mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
+    queue_paths = list(paths)
+    annotator = annotator or settings.annotator
+    if viewer is None:
+        import napari
+
+        viewer = napari.Viewer(title="galseg annotator")
+    if not annotator and ask_annotator:
+        annotator = _ask_annotator(viewer)
+    if not annotator:
+        raise GalsegError("no annotator name: give one (galseg annotate --annotator NAME)")
+    check_name(annotator, "annotator", "galseg")
+    queue = AnnotationQueue.from_paths(queue_paths, mask_store, annotator)
+    if len(queue) == 0:
+        raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, queue_paths))}")
+    settings = replace(settings, annotator=annotator)
+    save_settings(settings)
+    widget = AnnotatorWidget(viewer, queue, settings)
+    viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
+    viewer.title = f"galseg annotator — {mask_store.path}"
+    return widget
+
+
+def _ask_annotator(viewer: napari.Viewer) -> str | None:
+    from qtpy.QtWidgets import QInputDialog
+
+    name, ok = QInputDialog.getText(
+        viewer.window._qt_window,
+        "galseg",
+        "Your name, stored with every mask you save (asked once):",
+    )
+    return name.strip() if ok and name.strip() else None

@@ -1,0 +1,210 @@
+"""The napari annotator, driven as an expert would, in a real viewer under Xvfb."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from galseg import MaskStore
+from galseg.io import write_cutout
+from galseg.samples import SAMPLES, sample_dir
+from galseg.simulate import simulate_cutout
+
+napari = pytest.importorskip("napari")
+from napari_galseg import launch  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+AUTOSAVE_S = 2.0
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Keep the remembered annotator name and view choices out of the user's config."""
+    monkeypatch.setenv("GALSEG_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def annotator(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
+    yield widget
+    widget.close_session()
+
+
+def paint_stroke(layer, centre, label, radius=4):
+    """Paint with the layer's own brush, as a mouse stroke would."""
+    layer.selected_label = label
+    layer.brush_size = 2 * radius
+    layer.paint(centre, label)
+
+
+def wait_for_revision(qtbot, store, cutout_id, annotator="ada"):
+    qtbot.waitUntil(lambda: store.latest(cutout_id, annotator) is not None, timeout=AUTOSAVE_S * 1000)
+    return store.latest(cutout_id, annotator)
+
+
+def test_launch_opens_every_sample_layout(annotator):
+    queue = annotator.queue
+    assert len(queue) == len(SAMPLES)
+    for index in range(len(queue)):
+        annotator.go(index)
+        cutout = annotator.opened.cutout
+        assert annotator.current_id == cutout.content_hash[:16]
+        assert annotator.mask_layer.data.shape == cutout.image_shape
+        assert not annotator.mask_layer.data.any()
+        names = [layer.name for layer in annotator.viewer.layers]
+        assert names[-1] == "mask" and len(names) == 2 + len(cutout.bands)
+        assert annotator.current_id in queue.store
+
+
+def test_strokes_reach_the_store_within_the_autosave_delay(annotator, qtbot):
+    store, layer = annotator.queue.store, annotator.mask_layer
+    paint_stroke(layer, (100, 120), label=1)
+    revision = wait_for_revision(qtbot, store, annotator.current_id)
+    assert revision.annotator == "ada" and revision.provenance == "painted"
+    np.testing.assert_array_equal(store.load_mask(annotator.current_id, "ada"), layer.data)
+    assert (layer.data == 1).sum() > 20
+    qtbot.waitUntil(lambda: "saved" in annotator.save_label.text(), timeout=2000)
+
+
+def test_next_saves_at_once_and_previous_restores(annotator):
+    store = annotator.queue.store
+    first = annotator.current_id
+    paint_stroke(annotator.mask_layer, (60, 60), label=2)
+    painted = annotator.mask_layer.data.copy()
+    annotator.next()  # no waiting: navigation saves before it moves on
+    np.testing.assert_array_equal(store.load_mask(first, "ada"), painted)
+    assert annotator.current_id != first
+    assert not annotator.mask_layer.data.any()
+    annotator.previous()
+    assert annotator.current_id == first
+    np.testing.assert_array_equal(annotator.mask_layer.data, painted)
+    assert annotator.progress_label.text() == f"1 / {len(SAMPLES)} done"
+
+
+def test_undo_and_redo_are_saved_too(annotator, qtbot):
+    store, layer = annotator.queue.store, annotator.mask_layer
+    paint_stroke(layer, (50, 50), label=1)
+    annotator.flush()
+    after_one = layer.data.copy()
+    paint_stroke(layer, (150, 150), label=4)
+    annotator.flush()
+    layer.undo()  # history survives saves
+    np.testing.assert_array_equal(layer.data, after_one)
+    qtbot.waitUntil(
+        lambda: np.array_equal(store.load_mask(annotator.current_id, "ada"), after_one),
+        timeout=AUTOSAVE_S * 1000,
+    )
+    layer.redo()
+    qtbot.waitUntil(
+        lambda: (store.load_mask(annotator.current_id, "ada") == 4).any(),
+        timeout=AUTOSAVE_S * 1000,
+    )
+
+
+def test_flags_and_next_unannotated(annotator):
+    store = annotator.queue.store
+    first = annotator.current_id
+    annotator.flag_checks["no_feature"].setChecked(True)
+    assert store.flags(first) == {"no_feature": ["ada"]}
+    assert annotator.progress_label.text() == f"1 / {len(SAMPLES)} done"
+    annotator.next_unannotated()
+    assert annotator.queue.index == 1
+    annotator.flag_checks["unsure"].setChecked(True)
+    annotator.flag_checks["unsure"].setChecked(False)
+    assert "unsure" not in store.flags(annotator.current_id)
+
+
+def test_reopening_restores_the_latest_mask_of_this_annotator(make_napari_viewer, tmp_path):
+    store_path = tmp_path / "masks.zarr"
+    viewer = make_napari_viewer()
+    widget = launch([sample_dir()], store_path, "ada", viewer=viewer)
+    paint_stroke(widget.mask_layer, (90, 90), label=3)
+    painted = widget.mask_layer.data.copy()
+    widget.close_session()
+    viewer.close()
+
+    again = launch([sample_dir()], store_path, "ada", viewer=make_napari_viewer())
+    np.testing.assert_array_equal(again.mask_layer.data, painted)
+    again.close_session()
+    other = launch([sample_dir()], store_path, "bob", viewer=make_napari_viewer())
+    assert not other.mask_layer.data.any()  # bob starts from his own (empty) mask
+    other.close_session()
+
+
+def test_class_keys_and_stretch_controls(annotator):
+    layer = annotator.mask_layer
+    annotator.viewer.layers.selection.active = layer
+    for value in (4, 2):  # keys 1-5 pick a class while painting
+        annotator.viewer.window._qt_viewer._key_map_handler.press_key(str(value))
+        assert layer.selected_label == value
+        assert annotator.class_buttons.checkedId() == value
+    before = annotator._image_layers[0].data.copy()
+    annotator.stretch_combo.setCurrentText("linear")
+    assert not np.array_equal(annotator._image_layers[0].data, before)
+    annotator.bands_check.setChecked(True)
+    assert not annotator._image_layers[0].visible
+    assert all(layer.visible for layer in annotator._image_layers[1:])
+
+
+def test_cursor_readout_gives_sky_position_and_surface_brightness(annotator):
+    cutout = annotator.opened.cutout
+    y, x = 100, 80
+    world = annotator.mask_layer.data_to_world((y, x))
+    annotator._update_readout(world)
+    text = annotator.readout_label.text()
+    assert "mag/arcsec" in text and "RA" in text
+    ra = cutout.wcs.pixel_to_world(x, y).ra.to_string(unit="hour", sep=":", precision=1)
+    assert ra[:8] in text
+
+
+def test_a_broken_file_in_the_queue_is_reported_and_skipped(make_napari_viewer, tmp_path):
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    (folder / "a_broken.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    cutout, _ = simulate_cutout(4, size=64)
+    write_cutout(cutout, folder / "b_good.fits")
+    widget = launch([folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer())
+    assert widget.current_id is None
+    assert widget.mask_layer is None or not widget.mask_layer.visible
+    widget.next()
+    assert widget.current_id == cutout.content_hash[:16]
+    widget.close_session()
+
+
+def test_lsb_screenshot_shows_the_stream_above_the_sky(annotator):
+    """Render the stream sample with the LSB preset: the stream outshines the sky beside it.
+
+    The stream region is where the stream's own noiseless surface brightness
+    is brighter than 27 mag/arcsec² (about 0.4 sigma of the per-pixel noise);
+    the sky region is a band 3-8 pixels away from it with no label at all.
+    """
+    from scipy import ndimage
+
+    spec = next(spec for spec in SAMPLES if spec.name == "stream_legacy")
+    names = [item.name for item in annotator.queue.items]
+    annotator.go(names.index(spec.name))
+    assert annotator.stretch_combo.currentText() == "lsb"
+    annotator.mask_layer.visible = False
+    sim = spec.simulate()
+    stream = (sim.surface_brightness("tidal_stream") < 27.0) & (sim.truth == 1)
+    sky = ndimage.binary_dilation(stream, iterations=8) & ~ndimage.binary_dilation(stream, iterations=3)
+    sky &= sim.truth == 0
+    assert stream.sum() > 100 and sky.sum() > 100
+    figure = annotator.viewer.export_figure(flash=False)  # the layers' extent, as rendered
+    assert figure.shape[:2] == stream.shape
+    grey = figure[..., :3].astype(float).mean(axis=-1)
+    on, off = grey[stream], grey[sky]
+    standard_error = np.sqrt(on.var() / on.size + off.var() / off.size)
+    assert on.mean() - off.mean() > 5 * standard_error  # brighter, well beyond the noise
+
+
+def test_samples_copy_can_be_annotated_without_touching_the_originals(make_napari_viewer, tmp_path):
+    copy = tmp_path / "samples"
+    shutil.copytree(sample_dir(), copy)
+    before = {p.name: p.read_bytes() for p in copy.glob("*.fit*")}
+    widget = launch([copy], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer())
+    paint_stroke(widget.mask_layer, (30, 30), label=5)
+    widget.close_session()
+    assert {p.name: p.read_bytes() for p in copy.glob("*.fit*")} == before
