@@ -440,3 +440,14 @@ def test_normalize_and_composite_pass_the_softening_on():
     np.testing.assert_array_equal(
         rgb_composite(cube, stretch="asinh", softening=0.2), np.moveaxis(expected[::-1], 0, -1)
     )
+
+
+def test_sky_noise_of_a_large_image_uses_a_sample_and_stays_accurate():
+    from galseg.stretch import SKY_SAMPLE
+
+    rng = np.random.default_rng(9)
+    image = rng.normal(5.0, 2.0, size=(1024, 1024))
+    image[400:600, 400:600] += 50.0  # a galaxy
+    assert image.size > 10 * SKY_SAMPLE
+    level, sigma = sky_noise(image)
+    assert level == pytest.approx(5.0, abs=0.03) and sigma == pytest.approx(2.0, rel=0.02)

@@ -10,6 +10,7 @@ map to surface brightness — is asked of the galseg core.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 import time
 from typing import TYPE_CHECKING
@@ -39,7 +40,7 @@ from galseg.photometry import cursor_readout
 from galseg.queue import AnnotationQueue, OpenedCutout
 from galseg.settings import Settings, save_settings
 from galseg.store import FLAGS, check_name
-from galseg.stretch import PRESETS, normalize, rgb_composite
+from galseg.stretch import PRESETS, normalize, rgb_planes
 
 from ._layers import band_colourmap, mask_layer
 
@@ -78,7 +79,8 @@ class AnnotatorWidget(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(_STATUS_PERIOD_MS)
-        self._close_filter = _CloseFilter(self.flush)
+        self._closed = False
+        self._close_filter = _CloseFilter(self.close_session)
         viewer.window._qt_window.installEventFilter(self._close_filter)
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
@@ -224,17 +226,14 @@ class AnnotatorWidget(QWidget):
         """
         self.opened = opened
         cutout = opened.cutout
-        scale = (cutout.pixel_scale,) * 2 if cutout.pixel_scale else (1.0, 1.0)
         self._ensure_image_layers(len(cutout.bands))
         self._image_layers[0].name = f"{cutout.name} [colour]"
         for i, (layer, band) in enumerate(zip(self._image_layers[1:], cutout.bands, strict=True)):
             layer.name = f"{cutout.name} [{band}]"
             layer.colormap = band_colourmap(i, len(cutout.bands))
-        for layer in self._image_layers:
-            layer.scale = scale
         self._render()
         self._on_view_mode(self.bands_check.isChecked())
-        self._show_mask(opened.mask.copy(), scale)
+        self._show_mask(opened.mask.copy())
         self.viewer.reset_view()
         self._handed_in = opened.mask.copy()
         self._autosaver = Autosaver(self._save, on_error=self._on_save_error)
@@ -264,10 +263,12 @@ class AnnotatorWidget(QWidget):
             self.viewer.layers.move(self.viewer.layers.index(layer), len(self._image_layers))
             self._image_layers.append(layer)
 
-    def _show_mask(self, mask: np.ndarray, scale: tuple[float, float]) -> None:
+    def _show_mask(self, mask: np.ndarray) -> None:
+        """Show the mask to paint on. Layers stay in pixel units, so the brush size is
+        in pixels whatever the survey's pixel scale (the read-out gives arcsec)."""
         if self.mask_layer is None:
             data, kwargs, _ = mask_layer(mask, MASK_LAYER_NAME, self.queue.store.taxonomy, opacity=0.6)
-            self.mask_layer = self.viewer.add_labels(data, scale=scale, **kwargs)
+            self.mask_layer = self.viewer.add_labels(data, **kwargs)
             self.mask_layer.brush_size = self.brush_slider.value()
             self.mask_layer.events.paint.connect(self._on_mask_changed)
             for cls in self.queue.store.taxonomy.feature_classes:
@@ -277,7 +278,6 @@ class AnnotatorWidget(QWidget):
                     )
         else:
             self.mask_layer.data = mask
-            self.mask_layer.scale = scale
             self.mask_layer._reset_history()  # undo must not reach into the previous cutout
         self.mask_layer.visible = True
         self.mask_layer.mode = "paint"
@@ -298,8 +298,8 @@ class AnnotatorWidget(QWidget):
             return
         cutout = self.opened.cutout
         name, softening = self.stretch_combo.currentText(), self.softening_spin.value()
-        self._image_layers[0].data = rgb_composite(cutout, stretch=name, softening=softening)
         planes = normalize(cutout, name, softening=softening)
+        self._image_layers[0].data = np.moveaxis(rgb_planes(planes), 0, -1)
         for layer, plane in zip(self._image_layers[1:], planes, strict=True):
             layer.data = plane
             layer.contrast_limits = (0.0, 1.0)
@@ -378,10 +378,17 @@ class AnnotatorWidget(QWidget):
             self._autosaver = None
 
     def close_session(self) -> None:
-        """Save everything and stop background work (the viewer is closing)."""
+        """Save everything and stop background work (the viewer is closing).
+
+        Runs when the viewer's window closes; calling it again is harmless.
+        """
+        if self._closed:
+            return
+        self._closed = True
         self.flush()
         self._stop_autosave()
-        self._timer.stop()
+        with contextlib.suppress(RuntimeError):  # Qt may have deleted the timer already
+            self._timer.stop()
 
     def _tick(self) -> None:
         """Periodic UI-thread work: catch undo/redo edits, refresh the save status."""
