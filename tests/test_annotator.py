@@ -1,5 +1,6 @@
 """The napari annotator, driven as an expert would, in a real viewer under Xvfb."""
 
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -208,3 +209,58 @@ def test_samples_copy_can_be_annotated_without_touching_the_originals(make_napar
     paint_stroke(widget.mask_layer, (30, 30), label=5)
     widget.close_session()
     assert {p.name: p.read_bytes() for p in copy.glob("*.fit*")} == before
+
+
+def test_a_viewer_killed_while_painting_loses_at_most_two_seconds(tmp_path):
+    """SIGKILL the annotator mid-painting: the store opens and holds every older stroke."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    here = Path(__file__).parent
+    sys.path.insert(0, str(here))
+    from _painting_viewer import dot_position
+
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    cutout, _ = simulate_cutout(8, size=160)
+    write_cutout(cutout, folder / "galaxy.fits")
+    store_path = tmp_path / "masks.zarr"
+    env = {**os.environ, "GALSEG_CONFIG_DIR": str(tmp_path / "config")}
+    child = subprocess.Popen(
+        [sys.executable, str(here / "_painting_viewer.py"), str(folder), str(store_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    strokes: dict[int, float] = {}
+
+    def read() -> None:
+        for line in child.stdout:
+            if line.startswith("STROKE"):
+                _, k, when = line.split()
+                strokes[int(k)] = float(when)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.time() + 60
+    while len(strokes) < 45 and time.time() < deadline:  # ~4.5 s of painting
+        time.sleep(0.05)
+    killed_at = time.time()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    reader.join(timeout=5)
+    assert len(strokes) >= 45, "the child annotator did not paint"
+
+    store = MaskStore.open(store_path, mode="r")
+    (cutout_id,) = store.ids()
+    mask = store.load_mask(cutout_id, "ada")
+    saved = {k for k in strokes if mask[dot_position(k)] == 1}
+    lost = [when for k, when in strokes.items() if k not in saved]
+    assert saved == set(range(len(saved))), "saved strokes are a prefix: nothing in between lost"
+    oldest_lost = min(lost) if lost else killed_at
+    print(f"lost the last {killed_at - oldest_lost:.2f} s of strokes")
+    assert killed_at - oldest_lost <= 2.0, f"lost {killed_at - oldest_lost:.2f} s of strokes"

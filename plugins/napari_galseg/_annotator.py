@@ -236,7 +236,8 @@ class AnnotatorWidget(QWidget):
         self._show_mask(opened.mask.copy())
         self.viewer.reset_view()
         self._handed_in = opened.mask.copy()
-        self._autosaver = Autosaver(self._save, on_error=self._on_save_error)
+        # Every stroke is on disk within max_delay (plus one save) of being painted.
+        self._autosaver = Autosaver(self._save, max_delay=1.5, on_error=self._on_save_error)
         self.readout_band.blockSignals(True)
         self.readout_band.clear()
         self.readout_band.addItems(cutout.bands)
