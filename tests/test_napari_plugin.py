@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from galseg.io import write_cutout
-from galseg.samples import SAMPLES
+from galseg.samples import SAMPLES, sample_dir
 from galseg.simulate import simulate_cutout
 from galseg.taxonomy import DEFAULT_TAXONOMY
 
@@ -62,3 +62,62 @@ def test_sample_data_shows_the_first_sample_and_its_truth(make_napari_viewer):
     np.testing.assert_allclose(truth.colormap.map(stream.value), stream.rgba, atol=1e-6)
     screenshot = viewer.screenshot(canvas_only=True, flash=False)
     assert screenshot[..., :3].std() > 5  # a rendered galaxy, not a black canvas
+
+
+def _errors_notified(monkeypatch) -> list[str]:
+    """Collect the messages the reader shows in napari's error notifications."""
+    import napari_galseg._reader as reader
+
+    shown: list[str] = []
+    real = reader._report
+    monkeypatch.setattr(reader, "_report", lambda exc: (shown.append(str(exc)), real(exc)))
+    return shown
+
+
+@pytest.mark.gui
+def test_folder_with_a_broken_file_opens_the_rest_and_reports_it(
+    make_napari_viewer, tmp_path, monkeypatch
+):
+    shown = _errors_notified(monkeypatch)
+    for seed in (1, 2):
+        cutout, _ = simulate_cutout(seed, size=48)
+        write_cutout(cutout, tmp_path / f"galaxy{seed}.fits.gz")
+    (tmp_path / "broken.fits").write_text("not a FITS file at all")
+    viewer = make_napari_viewer()
+    layers = viewer.open(tmp_path, plugin="napari-galseg")
+    names = [layer.name for layer in layers]
+    assert "galaxy1 [lsb colour]" in names and "galaxy2 [lsb colour]" in names
+    assert len(shown) == 1 and "broken.fits" in shown[0] and "not a FITS file" in shown[0]
+    assert [layer.name for layer in layers if layer.visible] == ["galaxy1 [lsb colour]"]
+
+
+@pytest.mark.gui
+def test_a_broken_file_alone_gives_a_notification_not_a_crash(make_napari_viewer, tmp_path, monkeypatch):
+    shown = _errors_notified(monkeypatch)
+    bad = tmp_path / "truncated.fits"
+    bad.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    viewer = make_napari_viewer()
+    assert viewer.open(bad, plugin="napari-galseg") == []
+    assert len(shown) == 1 and "truncated.fits" in shown[0]
+
+
+@pytest.mark.gui
+def test_a_mask_store_opens_with_its_masks(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layers = viewer.open(sample_dir() / "truth.zarr", plugin="napari-galseg")
+    truth_layers = [layer for layer in layers if layer.name.endswith("[truth]")]
+    assert len(truth_layers) == len(SAMPLES)
+    assert sum(layer.visible for layer in truth_layers) == 1
+    assert any(layer.data.max() > 0 for layer in truth_layers)
+
+
+@pytest.mark.gui
+def test_reader_shows_bands_if_the_user_last_chose_bands(make_napari_viewer, tmp_path, monkeypatch):
+    from galseg.settings import Settings, save_settings
+
+    monkeypatch.setenv("GALSEG_CONFIG_DIR", str(tmp_path / "config"))
+    save_settings(Settings(show_bands=True))
+    cutout, _ = simulate_cutout(2, size=48)
+    path = write_cutout(cutout, tmp_path / "galaxy.fits")[0]
+    layers = make_napari_viewer().open(path, plugin="napari-galseg")
+    assert [layer.visible for layer in layers] == [False, True, True, True]
