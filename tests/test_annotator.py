@@ -156,6 +156,7 @@ def test_cursor_readout_gives_sky_position_and_surface_brightness(annotator):
     annotator._update_readout(world)
     text = annotator.readout_label.text()
     assert "mag/arcsec" in text and "RA" in text
+    assert annotator.viewer.status == text  # the status bar shows it too
     ra = cutout.wcs.pixel_to_world(x, y).ra.to_string(unit="hour", sep=":", precision=1)
     assert ra[:8] in text
 
