@@ -1,6 +1,7 @@
 """The napari annotator, driven as an expert would, in a real viewer under Xvfb."""
 
 from pathlib import Path
+import re
 import shutil
 
 import numpy as np
@@ -66,7 +67,9 @@ def test_strokes_reach_the_store_within_the_autosave_delay(annotator, qtbot):
     assert revision.annotator == "ada" and revision.provenance == "painted"
     np.testing.assert_array_equal(store.load_mask(annotator.current_id, "ada"), layer.data)
     assert (layer.data == 1).sum() > 20
-    qtbot.waitUntil(lambda: "saved" in annotator.save_label.text(), timeout=2000)
+    qtbot.waitUntil(
+        lambda: re.match(r"saved (just now|\d+ s ago)", annotator.save_label.text()), timeout=2000
+    )
 
 
 def test_next_saves_at_once_and_previous_restores(annotator):
@@ -265,3 +268,40 @@ def test_a_viewer_killed_while_painting_loses_at_most_two_seconds(tmp_path):
     oldest_lost = min(lost) if lost else killed_at
     print(f"lost the last {killed_at - oldest_lost:.2f} s of strokes")
     assert killed_at - oldest_lost <= 2.0, f"lost {killed_at - oldest_lost:.2f} s of strokes"
+
+
+def test_a_failed_save_keeps_the_cutout_and_its_strokes(annotator, monkeypatch):
+    from galseg import StoreError
+
+    store = annotator.queue.store
+    first = annotator.current_id
+    real_save = MaskStore.save_mask
+
+    def full_disk(self, *args, **kwargs):
+        raise StoreError(f"{self.path}: cannot write (No space left on device)")
+
+    monkeypatch.setattr(MaskStore, "save_mask", full_disk)
+    paint_stroke(annotator.mask_layer, (70, 70), label=1)
+    painted = annotator.mask_layer.data.copy()
+    annotator.next()
+    assert annotator.current_id == first  # refused to move on
+    np.testing.assert_array_equal(annotator.mask_layer.data, painted)
+
+    monkeypatch.setattr(MaskStore, "save_mask", real_save)
+    annotator.next()
+    assert annotator.current_id != first
+    np.testing.assert_array_equal(store.load_mask(first, "ada"), painted)
+
+
+def test_renaming_the_annotator_saves_new_strokes_under_the_new_name(annotator):
+    store = annotator.queue.store
+    paint_stroke(annotator.mask_layer, (40, 40), label=1)
+    annotator.annotator_edit.setText("bob")
+    annotator.annotator_edit.editingFinished.emit()
+    assert store.latest(annotator.current_id, "ada") is not None  # ada's strokes saved as ada's
+    assert not annotator.mask_layer.data.any()  # bob starts from his own mask
+    paint_stroke(annotator.mask_layer, (80, 80), label=2)
+    annotator.flush()
+    assert store.latest(annotator.current_id, "bob").annotator == "bob"
+    assert (store.load_mask(annotator.current_id, "ada") == 1).any()
+    assert not (store.load_mask(annotator.current_id, "ada") == 2).any()

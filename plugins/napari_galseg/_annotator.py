@@ -75,12 +75,15 @@ class AnnotatorWidget(QWidget):
         self._autosaver: Autosaver | None = None
         self._handed_in: np.ndarray | None = None  # last mask given to the autosaver
         self._save_error: Exception | None = None
+        self._opened_saved_at: float | None = None
+        self._counted_revision: int | None = None
         self._build()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(_STATUS_PERIOD_MS)
         self._closed = False
-        self._close_filter = _CloseFilter(self.close_session)
+        self._close_filter = _CloseFilter(self.flush)  # the close may yet be cancelled
+        self.destroyed.connect(self._forget_viewer_hooks(viewer))
         viewer.window._qt_window.installEventFilter(self._close_filter)
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
@@ -195,7 +198,8 @@ class AnnotatorWidget(QWidget):
 
     def next_unannotated(self) -> None:
         """Save, then jump to the next cutout this annotator has not done."""
-        self.flush()
+        if not self.flush():
+            return
         index = self.queue.next_unannotated()
         if index is None:
             _notify_info("Every cutout of the queue is done.")
@@ -203,8 +207,13 @@ class AnnotatorWidget(QWidget):
             self.go(index)
 
     def go(self, index: int) -> None:
-        """Save the current mask, then open cutout ``index`` (clamped to the queue)."""
-        self.flush()
+        """Save the current mask, then open cutout ``index`` (clamped to the queue).
+
+        If the current mask cannot be saved, the cutout stays on screen with
+        its strokes and the error is shown: nothing painted is dropped.
+        """
+        if not self.flush():
+            return
         self._stop_autosave()
         self.queue.go(index)
         try:
@@ -237,7 +246,13 @@ class AnnotatorWidget(QWidget):
         self.viewer.reset_view()
         self._handed_in = opened.mask.copy()
         # Every stroke is on disk within max_delay (plus one save) of being painted.
-        self._autosaver = Autosaver(self._save, max_delay=1.5, on_error=self._on_save_error)
+        self._autosaver = Autosaver(
+            self._saver_for(opened, self.queue.annotator),
+            max_delay=1.5,
+            on_error=self._on_save_error,
+        )
+        latest = self.queue.store.latest(opened.cutout_id, self.queue.annotator)
+        self._opened_saved_at = _timestamp(latest.time) if latest else None
         self.readout_band.blockSignals(True)
         self.readout_band.clear()
         self.readout_band.addItems(cutout.bands)
@@ -289,9 +304,14 @@ class AnnotatorWidget(QWidget):
     def _hide_cutout(self) -> None:
         """Nothing to paint on: the cutout could not be opened."""
         self.opened = None
+        self._opened_saved_at = None
         for layer in [*self._image_layers, self.mask_layer]:
             if layer is not None:
                 layer.visible = False
+        for check in self.flag_checks.values():
+            check.blockSignals(True)
+            check.setChecked(False)
+            check.blockSignals(False)
 
     def _render(self) -> None:
         """Stretch the bands with the current controls and show them."""
@@ -358,20 +378,33 @@ class AnnotatorWidget(QWidget):
         self._handed_in = data.copy()
         self._autosaver.changed(self._handed_in)
 
-    def _save(self, mask: np.ndarray) -> int:
-        opened = self.opened
-        return self.queue.store.save_mask(
-            opened.cutout_id, mask, self.queue.annotator, content_hash=opened.cutout.content_hash
-        )
+    def _saver_for(self, opened: OpenedCutout, annotator: str):
+        """The save function of one cutout and annotator, fixed now: a save that
+        runs later, on the worker thread, can never land on another cutout or name."""
+        store, cutout_id, content_hash = self.queue.store, opened.cutout_id, opened.cutout.content_hash
+
+        def save(mask: np.ndarray) -> int:
+            return store.save_mask(cutout_id, mask, annotator, content_hash=content_hash)
+
+        return save
 
     def _on_save_error(self, exc: Exception) -> None:
         self._save_error = exc  # shown by the UI thread in _tick
 
-    def flush(self) -> None:
-        """Save any unsaved change now (blocks until it is on disk)."""
+    def flush(self) -> bool:
+        """Save any unsaved change now (blocks until it is on disk).
+
+        Returns
+        -------
+        bool
+            False if the mask could not be saved (the error is shown).
+        """
         self._on_mask_changed()
-        if self._autosaver is not None:
-            self._autosaver.flush()
+        if self._autosaver is None or self._autosaver.flush():
+            return True
+        exc, self._save_error = self._save_error, None
+        _notify_error(f"could not save the mask, so it stays on screen: {exc}")
+        return False
 
     def _stop_autosave(self) -> None:
         if self._autosaver is not None:
@@ -386,7 +419,8 @@ class AnnotatorWidget(QWidget):
         if self._closed:
             return
         self._closed = True
-        self.flush()
+        if not self.flush() and self.opened is not None:
+            _keep_unsaved(self.queue.store.path, self.opened.cutout_id, self._handed_in)
         self._stop_autosave()
         with contextlib.suppress(RuntimeError):  # Qt may have deleted the timer already
             self._timer.stop()
@@ -398,11 +432,26 @@ class AnnotatorWidget(QWidget):
             exc, self._save_error = self._save_error, None
             _notify_error(f"could not save the mask: {exc}")
         saver = self._autosaver
-        text = saved_ago(saver.last_saved if saver else None, time.time())
+        last = (saver.last_saved if saver else None) or self._opened_saved_at
+        text = saved_ago(last, time.time())
         if saver is not None and saver.pending:
             text += " (saving…)"
         self.save_label.setText(text)
-        self._update_queue_labels()
+        if saver is not None and saver.last_revision != self._counted_revision:
+            self._counted_revision = saver.last_revision  # a first save may finish a cutout
+            self._update_queue_labels()
+
+    def _forget_viewer_hooks(self, viewer: napari.Viewer):
+        """A callback for ``destroyed``: unhook from a viewer that outlives the dock."""
+        on_mouse_move = self._on_mouse_move
+
+        def forget(*_args) -> None:
+            with contextlib.suppress(ValueError):
+                viewer.mouse_move_callbacks.remove(on_mouse_move)
+            for key in ("PageDown", "PageUp"):
+                viewer.bind_key(key, None)
+
+        return forget
 
     # ------------------------------------------------------------- annotator
     def _on_annotator_edited(self) -> None:
@@ -415,7 +464,9 @@ class AnnotatorWidget(QWidget):
             _notify_error(str(exc))
             self.annotator_edit.setText(self.queue.annotator)
             return
-        self.flush()
+        if not self.flush():
+            self.annotator_edit.setText(self.queue.annotator)
+            return
         self.queue.annotator = name
         self._remember(annotator=name)
         self.go(self.queue.index)
@@ -441,6 +492,28 @@ class AnnotatorWidget(QWidget):
         self.readout_label.setText(text)
         if text:
             self.viewer.status = text
+
+
+def _timestamp(iso_time: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso_time).timestamp()
+
+
+def _keep_unsaved(store_path, cutout_id: str, mask: np.ndarray | None) -> None:
+    """Last resort when the store refuses a save at close: keep the mask as .npy."""
+    if mask is None:
+        return
+    import tempfile
+
+    for folder in (store_path.parent, tempfile.gettempdir()):
+        path = f"{folder}/galseg-unsaved-{cutout_id}-{int(time.time())}.npy"
+        try:
+            np.save(path, mask)
+        except OSError:
+            continue
+        _notify_error(f"the mask could not be saved to the store; it was kept in {path}")
+        return
 
 
 def _swatch(colour: str) -> QIcon:
