@@ -1,9 +1,10 @@
-"""Crash-safe publication of directories: write aside, fsync, rename into place.
+"""Crash-safe publication of directories and files: write aside, fsync, rename into place.
 
 A mask revision or a new cutout is first written completely into a staging
 directory, flushed to disk, and then published with one ``rename(2)``, which
 POSIX makes atomic. A process killed at any moment therefore leaves either no
 trace in the published tree or the whole new directory, never a part of it.
+:func:`write_file` does the same for one file (settings, checkpoints).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import errno
 import os
 from pathlib import Path
 import shutil
+import tempfile
 import uuid
 
-__all__ = ["staging_dir", "publish", "fsync_tree", "STAGING_NAME"]
+__all__ = ["staging_dir", "publish", "fsync_tree", "write_file", "STAGING_NAME"]
 
 STAGING_NAME = ".galseg-staging"
 """Folder, at the top of a store, where new directories are written before they
@@ -32,9 +34,14 @@ def staging_dir(root: Path) -> Iterator[Path]:
     when it is left empty.
     """
     area = root / STAGING_NAME
-    area.mkdir(exist_ok=True)
     path = area / uuid.uuid4().hex
-    path.mkdir()
+    for attempt in range(5):
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileNotFoundError:  # another writer removed the empty area just now
+            if attempt == 4:
+                raise
     try:
         yield path
     finally:
@@ -87,3 +94,28 @@ def publish(staged: Path, target: Path) -> bool:
         raise
     _fsync_dir(target.parent)
     return True
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it, then rename it to ``path``.
+
+    A process killed at any moment leaves either the old file or the new one
+    at ``path``, never a part of it. The parent folder is created if needed.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (the temporary file is removed).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -40,6 +40,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -235,11 +236,11 @@ class MaskStore:
         target = self._cutout_dir(cutout_id)
         if cutout_id in self:
             if copy_pixels and not (target / "image" / "zarr.json").exists():
-                with staging_dir(self.path) as staged:
+                with self._writing("add the cutout's pixels"), staging_dir(self.path) as staged:
                     _write_image(staged, cutout)
                     publish(staged, target / "image")
             return cutout_id
-        with staging_dir(self.path) as staged:
+        with self._writing(f"add cutout {cutout.name}"), staging_dir(self.path) as staged:
             group = zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
             group.attrs.update(_cutout_attrs(cutout, self._portable_paths(cutout.source)))
             group.create_group("masks")
@@ -270,7 +271,8 @@ class MaskStore:
         A recorded path relative to the folder holding the store is joined to
         that folder; an absolute one is kept. Empty for a cutout made from arrays.
         """
-        return [self.path.parent / p for p in self.info(cutout_id).get("source") or []]
+        base = self.path.resolve().parent
+        return [base / p for p in self.info(cutout_id).get("source") or []]
 
     def has_pixels(self, cutout_id: str) -> bool:
         """Whether the store holds a copy of the cutout's pixels."""
@@ -372,7 +374,7 @@ class MaskStore:
         if provenance not in PROVENANCES:
             raise StoreError(f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}")
         masks_dir = self._cutout_dir(cutout_id) / "masks"
-        with staging_dir(self.path) as staged:
+        with self._writing(f"save a mask of cutout {cutout_id}"), staging_dir(self.path) as staged:
             revision = self._latest_revision_number(cutout_id) + 1
             attrs = {
                 "revision": revision,
@@ -444,7 +446,7 @@ class MaskStore:
 
     def history(self, cutout_id: str) -> list[Revision]:
         """Every revision of a cutout's masks, oldest first."""
-        return self._revisions_newest_first(cutout_id)[::-1]
+        return list(self._revisions_newest_first(cutout_id))[::-1]
 
     def annotators(self, cutout_id: str | None = None) -> list[str]:
         """Annotators with at least one mask (of one cutout, or of any)."""
@@ -463,12 +465,11 @@ class MaskStore:
         numbers = self._revision_numbers(cutout_id)
         return numbers[-1] if numbers else 0
 
-    def _revisions_newest_first(self, cutout_id: str) -> list[Revision]:
+    def _revisions_newest_first(self, cutout_id: str) -> Iterator[Revision]:
+        """Revisions from the newest, reading each one's metadata only when reached."""
         masks_dir = self._existing_cutout_dir(cutout_id) / "masks"
-        return [
-            _revision_from_attrs(cutout_id, _read_attrs(masks_dir / _revision_name(n)))
-            for n in reversed(self._revision_numbers(cutout_id))
-        ]
+        for n in reversed(self._revision_numbers(cutout_id)):
+            yield _revision_from_attrs(cutout_id, _read_attrs(masks_dir / _revision_name(n)))
 
     # ------------------------------------------------------------------- flags
     def set_flag(self, cutout_id: str, flag: str, annotator: str, on: bool = True) -> None:
@@ -478,11 +479,13 @@ class MaskStore:
         if flag not in FLAGS:
             raise StoreError(f"{where}: unknown flag {flag!r}; use one of {FLAGS}")
         check_name(annotator, "annotator", where)
-        group = zarr.open_group(LocalStore(self._existing_cutout_dir(cutout_id)), mode="r+")
-        flags = {k: set(v) for k, v in dict(group.attrs.get("flags", {})).items()}
-        who = flags.setdefault(flag, set())
-        (who.add if on else who.discard)(annotator)
-        group.attrs["flags"] = {k: sorted(v) for k, v in flags.items() if v}
+        with self._writing(f"flag cutout {cutout_id}"):
+            # zarr rewrites zarr.json through a temporary file and a rename: atomic
+            group = zarr.open_group(LocalStore(self._existing_cutout_dir(cutout_id)), mode="r+")
+            flags = {k: set(v) for k, v in dict(group.attrs.get("flags", {})).items()}
+            who = flags.setdefault(flag, set())
+            (who.add if on else who.discard)(annotator)
+            group.attrs["flags"] = {k: sorted(v) for k, v in flags.items() if v}
 
     def flags(self, cutout_id: str) -> dict[str, list[str]]:
         """Flags set on a cutout: flag name -> annotators who set it."""
@@ -561,6 +564,14 @@ class MaskStore:
     def _existing_cutout_dir(self, cutout_id: str) -> Path:
         return self._cutout_dir(self._existing_id(cutout_id))
 
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Turn a file-system failure while writing into a StoreError naming the store."""
+        try:
+            yield
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot {what} ({exc.strerror or exc})") from None
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"{self.path}: the store is open read-only")
@@ -620,11 +631,17 @@ def _write_attrs(path: Path, attrs: Mapping[str, Any]) -> None:
 
 def _read_attrs(node_dir: Path) -> dict[str, Any]:
     """A node's attributes, read straight from its ``zarr.json`` (fast for many revisions)."""
-    with open(node_dir / "zarr.json", encoding="utf-8") as f:
-        return json.load(f).get("attributes", {})
+    path = node_dir / "zarr.json"
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f).get("attributes", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise StoreError(f"{path}: unreadable store metadata ({exc})") from None
 
 
 def _revision_from_attrs(cutout_id: str, attrs: Mapping[str, Any]) -> Revision:
+    if not all(key in attrs for key in ("revision", "annotator", "time", "provenance")):
+        raise StoreError(f"cutout {cutout_id}: a mask revision lacks its metadata ({dict(attrs)})")
     return Revision(
         cutout_id=cutout_id,
         revision=int(attrs["revision"]),

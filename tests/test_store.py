@@ -401,3 +401,50 @@ def test_store_and_its_source_files_can_move_together(tmp_path):
     moved = MaskStore.open(tmp_path / "moved" / "masks.zarr")
     np.testing.assert_array_equal(moved.cutout(cid).data, make_cutout(6).data)
     assert moved.cutout(cid).name == "c"
+
+
+def test_threads_saving_to_different_cutouts_at_once(store):
+    import threading
+
+    ids = [store.add_cutout(make_cutout(seed)) for seed in range(4)]
+    errors = []
+
+    def save_many(cutout_id):
+        try:
+            for k in range(15):
+                store.save_mask(cutout_id, random_mask(k), "ada")
+        except Exception as exc:  # noqa: BLE001 (the test reports whatever went wrong)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_many, args=(cid,)) for cid in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for cid in ids:
+        assert [r.revision for r in store.history(cid)] == list(range(1, 16))
+        np.testing.assert_array_equal(store.load_mask(cid), random_mask(14))
+
+
+def test_file_system_failures_become_store_errors(store, monkeypatch):
+    import galseg.store as store_module
+
+    cid = store.add_cutout(make_cutout())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_write_mask", disk_full)
+    with pytest.raises(StoreError, match="cannot save a mask .*No space left on device"):
+        store.save_mask(cid, random_mask(0), "ada")
+    assert store.history(cid) == []
+
+
+def test_corrupt_revision_metadata_is_a_store_error_naming_the_file(store):
+    cid = store.add_cutout(make_cutout())
+    store.save_mask(cid, random_mask(0), "ada")
+    meta = store.path / "cutouts" / cid / "masks" / "000001" / "zarr.json"
+    meta.write_text("{ half a file")
+    with pytest.raises(StoreError, match="000001/zarr.json: unreadable store metadata"):
+        store.history(cid)
