@@ -21,7 +21,7 @@ from .errors import CutoutError
 
 __all__ = ["Cutout", "content_hash"]
 
-FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz", ".gz")
+FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz")
 """File name endings of FITS files (plain, gzipped, tile-compressed), longest first."""
 
 

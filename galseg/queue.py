@@ -408,11 +408,22 @@ def _group_files(files: list[Path]) -> dict[Path, QueueItem]:
     return items
 
 
+_MAX_BAND_NAME = 3
+"""Longest tail taken for a band name: ``g``, ``VIS``, ``Ks``, but not ``hsc`` + 1."""
+
+
 def _band_key(path: Path) -> tuple[tuple[Path, str, str] | None, str]:
-    """``((folder, stem, suffix), band)`` for ``<stem>_<band><suffix>``, else ``(None, "")``."""
+    """``((folder, stem, suffix), band)`` for ``<stem>_<band><suffix>``, else ``(None, "")``.
+
+    The tail must look like a band name (at most three characters, e.g. ``g``,
+    ``VIS``, ``Ks``): ``ngc474_legacy.fits`` and ``ngc474_hsc.fits`` are
+    two cutouts, not two bands of one.
+    """
     stem, suffix = split_fits_suffix(path.name)
     base, _, band = stem.rpartition("_")
-    return ((path.parent.resolve(), base, suffix), band) if base and band else (None, "")
+    if base and band and (len(band) <= _MAX_BAND_NAME or band.lower() in BAND_ORDER):
+        return (path.parent.resolve(), base, suffix), band
+    return None, ""
 
 
 def _band_rank(band: str) -> tuple[int, str]:

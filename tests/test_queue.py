@@ -309,3 +309,13 @@ def test_queue_items_are_frozen():
     item = QueueItem("x", (Path("x.fits"),))
     with pytest.raises(AttributeError):
         item.name = "y"
+
+
+def test_same_stem_cutouts_of_two_surveys_are_not_taken_for_bands(tmp_path):
+    write(tmp_path, "ngc474_legacy.fits", 1)
+    write(tmp_path, "ngc474_hsc.fits", 2, survey="hsc")
+    (tmp_path / "catalogue.csv.gz").write_bytes(b"\x1f\x8b not FITS")
+    items = find_cutouts([tmp_path])
+    assert sorted(item.name for item in items) == ["ngc474_hsc", "ngc474_legacy"]
+    assert all(len(item.sources) == 1 for item in items)
+    assert {item.read().bands for item in items} == {("g", "r", "z"), ("g", "r", "i")}
