@@ -60,7 +60,15 @@ from .cutout import Cutout
 from .errors import CutoutError, GalsegError, MaskError, StoreError
 from .taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
-__all__ = ["MaskStore", "Revision", "PROVENANCES", "FLAGS", "FORMAT_VERSION", "check_name"]
+__all__ = [
+    "FLAGS",
+    "FORMAT_VERSION",
+    "PROVENANCES",
+    "MaskStore",
+    "Revision",
+    "check_name",
+    "is_mask_store",
+]
 
 FORMAT_VERSION = 1
 """Version of the store layout written by this galseg."""
@@ -575,6 +583,17 @@ class MaskStore:
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"{self.path}: the store is open read-only")
+
+
+def is_mask_store(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a galseg mask store (a Zarr group with galseg metadata).
+
+    Cheap: reads only the top ``zarr.json``; never raises.
+    """
+    try:
+        return "galseg" in _read_attrs(Path(path))
+    except StoreError:
+        return False
 
 
 # --------------------------------------------------------------------- private

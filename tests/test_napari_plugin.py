@@ -46,7 +46,7 @@ def test_viewer_opens_a_fits_cutout_with_the_plugin(make_napari_viewer, tmp_path
     composite = layers[0].data
     assert composite.shape == (80, 80, 3) and 0 <= composite.min() and composite.max() <= 1
     assert layers[0].visible and not any(layer.visible for layer in layers[1:])
-    np.testing.assert_allclose(layers[1].scale, [0.168, 0.168])
+    np.testing.assert_allclose(layers[1].scale, [1.0, 1.0])  # pixel units, as in the annotator
 
 
 @pytest.mark.gui
@@ -121,3 +121,13 @@ def test_reader_shows_bands_if_the_user_last_chose_bands(make_napari_viewer, tmp
     path = write_cutout(cutout, tmp_path / "galaxy.fits")[0]
     layers = make_napari_viewer().open(path, plugin="napari-galseg")
     assert [layer.visible for layer in layers] == [False, True, True, True]
+
+
+def test_reader_leaves_foreign_zarr_and_gz_files_to_other_plugins(tmp_path):
+    import zarr
+
+    zarr.open_group(tmp_path / "ome.zarr", mode="w")  # a Zarr v3 group, not a galseg store
+    (tmp_path / "scan.nii.gz").write_bytes(b"\x1f\x8b")
+    assert get_reader(str(tmp_path / "ome.zarr")) is None
+    assert get_reader(str(tmp_path / "scan.nii.gz")) is None
+    assert get_reader(str(sample_dir() / "truth.zarr")) is not None

@@ -9,7 +9,7 @@ from ._annotator import AnnotatorWidget
 from ._launch import launch
 from ._layers import cutout_layers, mask_layer
 from ._reader import get_reader
-from ._sample_data import open_samples, sample_cutouts
+from ._sample_data import sample_cutouts
 
 __all__ = [
     "AnnotatorWidget",
@@ -17,6 +17,5 @@ __all__ = [
     "get_reader",
     "launch",
     "mask_layer",
-    "open_samples",
     "sample_cutouts",
 ]

@@ -8,7 +8,7 @@ from napari.utils.colormaps import DirectLabelColormap
 import numpy as np
 
 from galseg import Cutout
-from galseg.stretch import normalize, rgb_composite
+from galseg.stretch import normalize, rgb_planes
 from galseg.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 # Additive colours for single bands, bluest to reddest.
@@ -16,7 +16,7 @@ _BAND_COLOURMAPS = ("blue", "green", "red", "magenta", "cyan", "yellow")
 
 
 def cutout_layers(cutout: Cutout, stretch: str = "lsb") -> list[tuple]:
-    """napari layer data tuples for one cutout.
+    """napari layer data tuples for one cutout, in pixel units (as the annotator's).
 
     Parameters
     ----------
@@ -32,17 +32,15 @@ def cutout_layers(cutout: Cutout, stretch: str = "lsb") -> list[tuple]:
         The colour composite (shown) and one additive layer per band (hidden).
     """
     name = cutout.name
-    metadata = {"galseg_content_hash": cutout.content_hash, "galseg_source": cutout.source}
-    scale = (cutout.pixel_scale, cutout.pixel_scale) if cutout.pixel_scale else None
-    common = {"metadata": metadata, "scale": scale} if scale else {"metadata": metadata}
+    common = {"metadata": {"galseg_content_hash": cutout.content_hash, "galseg_source": cutout.source}}
+    planes = normalize(cutout, stretch)
     layers: list[tuple] = [
         (
-            rgb_composite(cutout, stretch=stretch),
+            np.moveaxis(rgb_planes(planes), 0, -1),
             {"name": f"{name} [{stretch} colour]", "rgb": True, "contrast_limits": (0, 1), **common},
             "image",
         )
     ]
-    planes = normalize(cutout, stretch)
     for i, (band, plane) in enumerate(zip(cutout.bands, planes, strict=True)):
         colourmap = band_colourmap(i, len(cutout.bands))
         layers.append(

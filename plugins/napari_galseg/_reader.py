@@ -14,7 +14,7 @@ from galseg.cutout import split_fits_suffix
 from galseg.errors import GalsegError
 from galseg.queue import QueueItem, find_cutouts
 from galseg.settings import load_settings
-from galseg.store import MaskStore
+from galseg.store import MaskStore, is_mask_store
 
 from ._layers import cutout_layers, mask_layer
 
@@ -32,7 +32,7 @@ def get_reader(path: str | Sequence[str]) -> Callable | None:
         paths = [Path(p) for p in path]
         return _read if paths and all(_is_fits(p) for p in paths) else None
     path = Path(path)
-    if _is_fits(path) or _is_store(path):
+    if _is_fits(path) or is_mask_store(path):
         return _read
     if path.is_dir() and any(_is_fits(p) for p in path.iterdir()):
         return _read
@@ -42,9 +42,8 @@ def get_reader(path: str | Sequence[str]) -> Callable | None:
 def _read(path: str | Sequence[str]) -> list[tuple]:
     if isinstance(path, str | Path):
         items = _items_or_report([path])
-    else:
-        sources = tuple(Path(p) for p in path)
-        items = [QueueItem(name=Path(sources[0]).name, sources=sources)]
+    else:  # several files: the bands of one cutout
+        items = [QueueItem(name="", sources=tuple(Path(p) for p in path))]
     show_bands = load_settings().show_bands
     layers: list[tuple] = []
     for item in items:
@@ -81,7 +80,6 @@ def _store_masks(item: QueueItem, name: str, visible: bool) -> list[tuple]:
             store.taxonomy,
             opacity=0.5,
             visible=visible,
-            scale=(store.info(item.store_id).get("pixel_scale") or 1.0,) * 2,
         )
         for who, rev in store.latest_by_annotator(item.store_id).items()
     ]
@@ -89,10 +87,6 @@ def _store_masks(item: QueueItem, name: str, visible: bool) -> list[tuple]:
 
 def _is_fits(path: Path) -> bool:
     return bool(split_fits_suffix(path.name)[1]) and not path.is_dir()
-
-
-def _is_store(path: Path) -> bool:
-    return path.is_dir() and (path / "zarr.json").exists()
 
 
 def _report(exc: GalsegError) -> None:

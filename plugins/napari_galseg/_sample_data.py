@@ -8,29 +8,15 @@ from ._layers import cutout_layers, mask_layer
 
 
 def sample_cutouts() -> list[tuple]:
-    """Layers for the bundled samples: each cutout's layers and its truth mask."""
+    """Layers for the bundled samples: each cutout's layers and its truth mask.
+
+    Only the first sample is shown; the others are in the layer list, hidden.
+    """
     layers: list[tuple] = []
     for i, sample in enumerate(load_samples()):
-        cutout_layer_data = cutout_layers(sample.cutout)
-        for data, kwargs, kind in cutout_layer_data:
+        for data, kwargs, kind in cutout_layers(sample.cutout):
             kwargs["visible"] = kwargs.get("visible", True) and i == 0
             layers.append((data, kwargs, kind))
-        layers.append(
-            mask_layer(
-                sample.truth,
-                f"{sample.cutout.name} [truth]",
-                opacity=0.4,
-                visible=i == 0,
-                scale=cutout_layer_data[0][1].get("scale"),
-            )
-        )
+        name = f"{sample.cutout.name} [truth]"
+        layers.append(mask_layer(sample.truth, name, opacity=0.4, visible=i == 0))
     return layers
-
-
-def open_samples() -> None:
-    """Open a napari window on the sample cutouts and block until it closes."""
-    import napari
-
-    viewer = napari.Viewer(title="galseg — sample cutouts")
-    viewer.open_sample("napari-galseg", "cutouts")
-    napari.run()
