@@ -18,6 +18,7 @@ starting with ``#`` are comments (``pandas.read_csv(path, comment="#")``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 import re
@@ -91,14 +92,14 @@ def export_dataset(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise StoreError(f"{out}: the export folder is not empty; choose a new one")
+    if not any(store.final_masks(cid, annotator) for cid in store.ids()):
+        who = f" by {annotator!r}" if annotator else ""
+        raise StoreError(f"{store.path}: no masks{who} to export")
     out.mkdir(parents=True, exist_ok=True)
     dataset = MaskStore.open(out / "masks.zarr", mode="w-", taxonomy=store.taxonomy)
     rows = []
     for cutout_id in track(store.ids(), len(store.ids()), "export", progress):
         rows += _export_cutout(store, dataset, cutout_id, annotator, out if fits_masks else None)
-    if not rows:
-        who = f" by {annotator!r}" if annotator else ""
-        raise StoreError(f"{store.path}: no masks{who} to export")
     table = Table(rows=rows, names=list(MANIFEST_COLUMNS))
     for name, description in MANIFEST_COLUMNS.items():
         table[name].description = description
@@ -120,7 +121,7 @@ def _export_cutout(
     dataset: MaskStore,
     cutout_id: str,
     annotator: str | None,
-    fits_dir: Path | None,
+    fits_out: Path | None,
 ) -> list[dict[str, Any]]:
     """Copy one cutout's latest masks into ``dataset``; return their manifest rows."""
     finals = store.final_masks(cutout_id, annotator)
@@ -156,9 +157,9 @@ def _export_cutout(
             metadata={**rev.metadata, "source_revision": rev.revision, "source_time": rev.time},
         )
         rows.append(_row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", store.taxonomy))
-    if fits_dir is not None:
+    if fits_out is not None:
         for row in rows:
-            row["fits_mask"] = _write_fits_mask(fits_dir, cutout, row, store, dataset)
+            row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, store, dataset)
     return rows
 
 
@@ -205,4 +206,12 @@ def _write_fits_mask(
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    """A file-name form of an annotator name, distinct for distinct names.
+
+    Names with characters other than ``A-Za-z0-9_.-`` get them replaced and a
+    short hash appended, so "ada lovelace" and "ada_lovelace" stay apart.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    if safe == name:
+        return name
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

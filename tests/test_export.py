@@ -84,3 +84,16 @@ def test_export_refuses_a_non_empty_folder_and_an_empty_result(filled_store, tmp
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
     with pytest.raises(StoreError, match="no masks by 'carl'"):
         export_dataset(store, tmp_path / "nobody", annotator="carl")
+    assert not (tmp_path / "nobody").exists()  # nothing half-written to trip a rerun
+
+
+def test_fits_masks_of_similar_annotator_names_do_not_collide(tmp_path):
+    store = MaskStore.open(tmp_path / "s.zarr")
+    cid = store.add_cutout(make_cutout(0))
+    store.save_mask(cid, random_mask(1), "ada lovelace")
+    store.save_mask(cid, random_mask(2), "ada_lovelace")
+    table = export_dataset(store, tmp_path / "out", fits_masks=True)
+    assert len(set(table["fits_mask"])) == 2
+    for row in table:
+        with fits.open(tmp_path / "out" / row["fits_mask"]) as hdul:
+            assert hdul[0].header["ANNOTATR"] == row["annotator"]
