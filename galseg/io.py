@@ -69,15 +69,6 @@ _ZERO_POINT_KEYS = ("MAGZERO", "MAGZP", "ZEROPT", "PHOTZP", "ZP")
 _SURVEY_KEYS = ("SURVEY", "TELESCOP", "DATASET")
 _FITS_SIGNATURE = b"SIMPLE  ="
 _DECOMPRESSORS: dict[bytes, Callable] = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open}
-# zlib's default level: nearly the size of level 9 (gzip's default), several times faster.
-@contextmanager
-def _gzip_open(path: Path, mode: str) -> Iterator[gzip.GzipFile]:
-    """Write gzip with no time stamp or file name in its header: same pixels, same bytes."""
-    with open(path, mode) as raw, gzip.GzipFile(
-        filename="", mode=mode, fileobj=raw, compresslevel=6, mtime=0
-    ) as file:
-        yield file
-
 # Rows per compression tile: reads are about 3x faster than with astropy's one-row tiles.
 _TILE_ROWS = 64
 
@@ -579,6 +570,18 @@ def _per_band_path(path: Path, stem: str, band: str, suffix: str) -> Path:
     if not band or any(sep in band for sep in ("/", "\\")):
         raise CutoutError(f"{path}: band name {band!r} cannot be part of a file name")
     return path.with_name(f"{stem}_{band}{suffix}")
+
+
+@contextmanager
+def _gzip_open(path: Path, mode: str) -> Iterator[gzip.GzipFile]:
+    """Write gzip with no time stamp or file name in its header: same pixels, same bytes.
+
+    Level 6 is zlib's default: nearly the size of level 9 (gzip's), several times faster.
+    """
+    with open(path, mode) as raw, gzip.GzipFile(
+        filename="", mode=mode, fileobj=raw, compresslevel=6, mtime=0
+    ) as file:
+        yield file
 
 
 def _write_atomically(hdul: fits.HDUList, path: Path) -> None:

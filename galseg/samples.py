@@ -31,8 +31,7 @@ import numpy as np
 from .cutout import Cutout
 from .errors import GalsegError
 from .io import read_cutout
-from .simulate import SimulatedGalaxy, simulate_galaxy
-from .simulate._dataset import TRUTH_ANNOTATOR, write_simulation
+from .simulate import TRUTH_ANNOTATOR, SimulatedGalaxy, simulate_galaxy, write_simulation
 from .store import MaskStore
 
 __all__ = ["SAMPLES", "Sample", "SampleSpec", "load_samples", "make_samples", "sample_dir"]
@@ -153,7 +152,7 @@ def load_samples(folder: str | os.PathLike | None = None) -> list[Sample]:
     samples = []
     for spec in SAMPLES:
         paths = spec.paths(folder)
-        cutout = read_cutout(paths if len(paths) > 1 else paths[0])
+        cutout = read_cutout(paths)
         cutout_id = cutout.content_hash[:16]
         if cutout_id not in store:
             raise GalsegError(f"{folder}: sample {spec.name} is not in truth.zarr; regenerate")

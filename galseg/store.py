@@ -318,7 +318,7 @@ class MaskStore:
             raise StoreError(f"{self.path}: cutout {cutout_id} has neither pixels nor a source")
         source = ", ".join(map(str, sources))
         try:
-            cutout = read_cutout(sources if len(sources) > 1 else sources[0], bands=info["bands"])
+            cutout = read_cutout(sources, bands=info["bands"])
         except CutoutError as exc:
             raise StoreError(f"{self.path}: cutout {cutout_id}: cannot read its source: {exc}") from None
         if cutout.content_hash != info["content_hash"]:

@@ -44,7 +44,7 @@ Examples
 (('g', 'r', 'z'), 0.262, 22.5)
 """
 
-from ._dataset import write_simulated_set
+from ._dataset import TRUTH_ANNOTATOR, write_simulated_set, write_simulation
 from ._scene import (
     FEATURE_KINDS,
     FEATURE_RATES,
@@ -61,6 +61,7 @@ __all__ = [
     "FEATURE_RATES",
     "FEATURE_SB_RANGE",
     "SURVEYS",
+    "TRUTH_ANNOTATOR",
     "Band",
     "SimulatedGalaxy",
     "Survey",
@@ -70,4 +71,5 @@ __all__ = [
     "truth_limit",
     "truth_mask",
     "write_simulated_set",
+    "write_simulation",
 ]

@@ -89,7 +89,7 @@ def write_simulation(
         The FITS files written.
     """
     paths = write_cutout(sim.cutout, path, layout=layout, overwrite=overwrite)
-    cutout_id = store.add_cutout(read_cutout(paths if len(paths) > 1 else paths[0]), copy_pixels=False)
+    cutout_id = store.add_cutout(read_cutout(paths), copy_pixels=False)
     store.save_mask(cutout_id, sim.truth, TRUTH_ANNOTATOR, provenance="simulated")
     contaminant = store.taxonomy["contaminant"].value
     if not np.isin(sim.truth, [0, contaminant], invert=True).any():
