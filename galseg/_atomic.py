@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import uuid
 
-__all__ = ["staging_dir", "publish", "fsync_tree", "write_file", "STAGING_NAME"]
+__all__ = ["STAGING_NAME", "fsync_file", "fsync_tree", "publish", "staging_dir", "write_file"]
 
 STAGING_NAME = ".galseg-staging"
 """Folder, at the top of a store, where new directories are written before they
@@ -55,15 +55,12 @@ def fsync_tree(path: Path) -> None:
     """Flush every file and directory below ``path`` (and ``path``) to disk."""
     for dirpath, _dirnames, filenames in os.walk(path):
         for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
+            fsync_file(Path(dirpath, name))
+        fsync_file(Path(dirpath))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush one file (or a directory's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -92,7 +89,7 @@ def publish(staged: Path, target: Path) -> bool:
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             return False
         raise
-    _fsync_dir(target.parent)
+    fsync_file(target.parent)
     return True
 
 

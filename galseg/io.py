@@ -48,6 +48,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 import numpy as np
 
+from ._atomic import fsync_file
 from .cutout import Cutout, split_fits_suffix
 from .errors import CutoutError
 
@@ -591,6 +592,7 @@ def _write_atomically(hdul: fits.HDUList, path: Path) -> None:
     try:
         with opener(partial, "wb") as file:
             hdul.writeto(file)
+        fsync_file(partial)  # on disk before it takes the real name
         os.replace(partial, path)
     except (OSError, ValueError, VerifyError) as exc:
         partial.unlink(missing_ok=True)

@@ -325,7 +325,7 @@ class AnnotatorWidget(QWidget):
             layer.data = plane
             layer.contrast_limits = (0.0, 1.0)
 
-    def _remember(self, **changes) -> None:
+    def remember(self, **changes) -> None:
         """Update the remembered settings; a settings file we cannot write is only reported."""
         self.settings = replace(self.settings, **changes)
         try:
@@ -334,7 +334,7 @@ class AnnotatorWidget(QWidget):
             _notify_error(str(exc))
 
     def _on_stretch(self, *_args) -> None:
-        self._remember(stretch=self.stretch_combo.currentText())
+        self.remember(stretch=self.stretch_combo.currentText())
         self._render()
 
     def _on_view_mode(self, per_band: bool) -> None:
@@ -343,7 +343,7 @@ class AnnotatorWidget(QWidget):
             for layer in self._image_layers[1:]:
                 layer.visible = per_band
         if per_band != self.settings.show_bands:
-            self._remember(show_bands=per_band)
+            self.remember(show_bands=per_band)
 
     # ----------------------------------------------------------------- painting
     def select_class(self, value: int) -> None:
@@ -468,7 +468,7 @@ class AnnotatorWidget(QWidget):
             self.annotator_edit.setText(self.queue.annotator)
             return
         self.queue.annotator = name
-        self._remember(annotator=name)
+        self.remember(annotator=name)
         self.go(self.queue.index)
 
     # ------------------------------------------------------------------- labels

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 import os
 from typing import TYPE_CHECKING
 
 from galseg.errors import GalsegError
-from galseg.queue import AnnotationQueue
-from galseg.settings import load_settings, save_settings
+from galseg.queue import AnnotationQueue, find_cutouts
+from galseg.settings import load_settings
 from galseg.store import MaskStore, check_name
 
 from ._annotator import AnnotatorWidget
@@ -55,22 +54,26 @@ def launch(
     settings = load_settings()
     mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
     queue_paths = list(paths)
+    items = find_cutouts(queue_paths)
+    if not items:
+        raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, queue_paths))}")
     annotator = annotator or settings.annotator
+    if annotator:
+        check_name(annotator, "annotator", "galseg")
+    elif not ask_annotator:
+        raise GalsegError("no annotator name: give one (galseg annotate --annotator NAME)")
     if viewer is None:
         import napari
 
         viewer = napari.Viewer(title="galseg annotator")
-    if not annotator and ask_annotator:
-        annotator = _ask_annotator(viewer)
     if not annotator:
-        raise GalsegError("no annotator name: give one (galseg annotate --annotator NAME)")
-    check_name(annotator, "annotator", "galseg")
-    queue = AnnotationQueue.from_paths(queue_paths, mask_store, annotator)
-    if len(queue) == 0:
-        raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, queue_paths))}")
-    settings = replace(settings, annotator=annotator)
-    save_settings(settings)
+        annotator = _ask_annotator(viewer)
+        if not annotator:
+            viewer.close()
+            raise GalsegError("no annotator name given; every mask is saved with one")
+    queue = AnnotationQueue(items, mask_store, annotator)
     widget = AnnotatorWidget(viewer, queue, settings)
+    widget.remember(annotator=annotator)
     viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
     viewer.title = f"galseg annotator — {mask_store.path}"
     return widget
