@@ -20,8 +20,12 @@ Progress = Union[bool, Callable[[int, int], object]]
 """``True`` (tqdm bar), ``False`` (silent) or a ``callback(done, total)``."""
 
 
-def track(items: Iterable[T], total: int, desc: str, progress: Progress) -> Iterator[T]:
+def track(
+    items: Iterable[T], total: int, desc: str, progress: Progress, unit: str = "cutout"
+) -> Iterator[T]:
     """Iterate over ``items`` while reporting progress as ``progress`` asks.
+
+    ``unit`` names one item on the tqdm bar.
 
     Examples
     --------
@@ -32,7 +36,7 @@ def track(items: Iterable[T], total: int, desc: str, progress: Progress) -> Iter
     [(0, 2), (1, 2), (2, 2)]
     """
     if progress is True:
-        yield from tqdm(items, total=total, desc=desc, unit="cutout")
+        yield from tqdm(items, total=total, desc=desc, unit=unit)
         return
     if progress is False:
         yield from items

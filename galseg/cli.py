@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``galseg`` command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.command_line = " ".join(["galseg", *(sys.argv[1:] if argv is None else argv)])
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -111,7 +112,100 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", type=Path, help="mask store (default: a new temporary folder)")
     demo.add_argument("--annotator", help="your name (remembered for next time)")
     demo.set_defaults(run=_demo)
+
+    _add_training(sub)
     return parser
+
+
+def _add_training(sub: argparse._SubParsersAction) -> None:
+    """The ``train encoder``, ``train head`` and ``finetune`` commands."""
+    train = sub.add_parser(
+        "train",
+        help="train the stroke-completion model on simulated galaxies (encoder, then head)",
+        description="Train the stroke-completion model on simulated galaxies: first "
+        "'galseg train encoder', then 'galseg train head' on that encoder. An interrupted run "
+        "continues from OUT's resume file when run again with the same settings.",
+    )
+    parts = train.add_subparsers(title="parts", metavar="PART")
+    encoder = parts.add_parser(
+        "encoder",
+        help="pretrain the encoder on morphology questions",
+        description="Pretrain an encoder to answer morphology questions (bar, tidal features "
+        "and their kind, inclination, bulge, companions) about simulated galaxies.",
+    )
+    encoder.add_argument("--out", required=True, type=Path, help="checkpoint (.safetensors)")
+    encoder.add_argument("--arch", default="resnet10t", help="timm model (default resnet10t)")
+    _add_run_options(encoder, n=1500, size=256, steps=1200, batch=8, lr=2e-3, seed=0)
+    encoder.set_defaults(run=_train_encoder)
+
+    head = parts.add_parser(
+        "head",
+        help="train the completion head on simulated strokes",
+        description="Train the completion head (and fine-tune the encoder) on simulated "
+        "cutouts with truth masks, playing simulated experts' strokes.",
+    )
+    head.add_argument(
+        "--encoder",
+        required=True,
+        type=Path,
+        help="encoder: a galseg checkpoint, or a folder in timm's layout (e.g. a Zoobot encoder)",
+    )
+    head.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
+    head.add_argument("--rounds", type=_positive_int, default=3, help="most head runs per episode")
+    _add_run_options(head, n=1500, size=256, steps=1200, batch=8, lr=1e-3, seed=500_000)
+    head.set_defaults(run=_train_head)
+
+    finetune = sub.add_parser(
+        "finetune",
+        help="retrain a checkpoint on the masks in a store",
+        description="Retrain a checkpoint on the experts' masks in a mask store and report the "
+        "score (mean IoU after simulated strokes) on held-back cutouts before and after.",
+    )
+    finetune.add_argument("--store", required=True, type=Path, help="mask store")
+    finetune.add_argument(
+        "--from", dest="start", required=True, type=Path, metavar="CKPT", help="checkpoint"
+    )
+    finetune.add_argument("--out", required=True, type=Path, help="fine-tuned checkpoint to write")
+    finetune.add_argument("--annotator", help="only this annotator's masks")
+    finetune.add_argument(
+        "--holdout", type=float, default=0.2, help="fraction of cutouts held back (default 0.2)"
+    )
+    finetune.add_argument(
+        "--strokes", type=_positive_int, default=3, help="strokes per class in the score"
+    )
+    _add_run_options(finetune, steps=300, batch=4, lr=3e-4, seed=0)
+    finetune.set_defaults(run=_finetune)
+
+
+def _add_run_options(parser: argparse.ArgumentParser, **defaults: float) -> None:
+    """Options shared by the training commands, with this command's defaults."""
+    options = {
+        "n": (_positive_int, "simulated cutouts"),
+        "size": (_positive_int, "side of the simulated cutouts in pixels"),
+        "steps": (_positive_int, "optimisation steps"),
+        "batch": (_positive_int, "examples per step"),
+        "lr": (float, "peak learning rate"),
+        "seed": (int, "seed of the data, weights and strokes"),
+    }
+    for name, default in defaults.items():
+        kind, what = options[name]
+        help_text = f"{what} (default {default})"
+        parser.add_argument(f"--{name}", type=kind, default=default, help=help_text)
+    parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    parser.add_argument(
+        "--no-resume", dest="resume", action="store_false", help="ignore OUT's resume file"
+    )
+
+
+def _model():
+    """The galseg.model package, or a one-line error if its dependencies are missing."""
+    try:
+        from . import model
+    except ImportError as exc:
+        raise GalsegError(
+            f"the model needs its optional dependencies ({exc}): pip install 'galseg[model]'"
+        ) from None
+    return model
 
 
 def _positive_int(text: str) -> int:
@@ -231,6 +325,80 @@ def _export(args: argparse.Namespace) -> int:
     )
     print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
     return 0
+
+
+def _train_encoder(args: argparse.Namespace) -> int:
+    report = _model().train_encoder(
+        args.out,
+        n=args.n,
+        size=args.size,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        architecture=args.arch,
+        device=args.device,
+        resume=args.resume,
+        progress=True,
+        record={"command": args.command_line},
+    )
+    print(_describe_training(report))
+    return 0
+
+
+def _train_head(args: argparse.Namespace) -> int:
+    report = _model().train_head(
+        args.out,
+        args.encoder,
+        n=args.n,
+        size=args.size,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        rounds=args.rounds,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        progress=True,
+        record={"command": args.command_line},
+    )
+    print(_describe_training(report))
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    report = _model().finetune(
+        args.store,
+        args.start,
+        args.out,
+        annotator=args.annotator,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        holdout=args.holdout,
+        strokes=args.strokes,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        progress=True,
+        record={"command": args.command_line},
+    )
+    print(_describe_training(report.training))
+    print(
+        f"trained on {report.n_train} examples; held back {report.n_held_back}: mean IoU after "
+        f"{report.strokes} strokes ({report.n_scored} classes) "
+        f"{report.score_before:.3f} -> {report.score_after:.3f}"
+    )
+    return 0
+
+
+def _describe_training(report) -> str:
+    resumed = f", resumed at step {report.resumed_at}" if report.resumed_at else ""
+    return (
+        f"wrote {report.checkpoint}: {report.steps} steps{resumed} in {report.seconds:.0f} s "
+        f"({report.seconds_per_step:.3f} s/step), loss {report.loss_start:.4f} -> "
+        f"{report.loss_end:.4f}"
+    )
 
 
 def _annotate(args: argparse.Namespace) -> int:

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, fields
 import json
 import os
 from pathlib import Path
-import tempfile
 from typing import Any
 import warnings
 
+from ._atomic import write_file
 from .errors import GalsegError
 from .store import check_name
 from .stretch import PRESETS
@@ -115,24 +115,9 @@ def save_settings(settings: Settings) -> None:
     """
     path = settings_path()
     try:
-        _write_atomically(path, json.dumps(asdict(settings), indent=2) + "\n")
+        write_file(path, (json.dumps(asdict(settings), indent=2) + "\n").encode())
     except OSError as exc:
         raise GalsegError(f"{path}: cannot save the settings ({exc.strerror or exc})") from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _is_name(value: Any) -> bool:

@@ -1,0 +1,73 @@
+"""The stroke-completion model: a galaxy encoder and a prompt-driven UNet head.
+
+An expert paints part of a feature; :class:`Assistant` proposes the whole
+feature. A timm encoder (galseg's own, pretrained on simulated galaxies by
+:func:`train_encoder`, or a Zoobot encoder in timm's folder layout) turns a
+cutout into multi-scale features once (:meth:`Assistant.set_image`, cached per
+cutout and checkpoint); a light UNet head turns the strokes, their distance
+maps and the previous completion into a mask of the target class at every
+stroke (:meth:`Assistant.complete`), or every class without strokes
+(:meth:`Assistant.segment`). :func:`train_head` trains the head on simulated
+interactive episodes and :func:`finetune` retrains it on a mask store.
+
+This package needs the optional dependencies (``pip install "galseg[model]"``:
+torch, timm, safetensors, scikit-image); ``import galseg`` never imports it.
+Weights load only through safetensors or ``torch.load(weights_only=True)``,
+and nothing is downloaded.
+
+Examples
+--------
+>>> from galseg.model import load_assistant
+>>> assistant = load_assistant("galseg-assist.safetensors")  # doctest: +SKIP
+>>> assistant.set_image(cutout)  # doctest: +SKIP
+>>> completion = assistant.complete(painted, erased, label="tidal_stream")  # doctest: +SKIP
+"""
+
+from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, load_assistant
+from ._cache import FeatureCache
+from ._checkpoint import Checkpoint, read_checkpoint, save_checkpoint
+from ._data import HELD_OUT_SEEDS
+from ._device import resolve_device
+from ._encoder import DEFAULT_ARCHITECTURE, TimmEncoder, read_timm_folder
+from ._evaluate import interactive_ious, interactive_score, iou
+from ._loop import TrainReport
+from ._network import ModelConfig, Network, build_network
+from ._preprocess import Preprocessing, model_input
+from ._pretrain import QUESTIONS, Question, train_encoder
+from ._strokes import negative_stroke, next_stroke, scribble
+from ._train import FinetuneReport, finetune, held_back, train_head
+
+__all__ = [
+    "DEFAULT_ARCHITECTURE",
+    "HELD_OUT_SEEDS",
+    "QUESTIONS",
+    "SHIPPED_CHECKPOINT",
+    "Assistant",
+    "Checkpoint",
+    "Completion",
+    "FeatureCache",
+    "FinetuneReport",
+    "ModelConfig",
+    "Network",
+    "Preprocessing",
+    "Question",
+    "TimmEncoder",
+    "TrainReport",
+    "build_network",
+    "finetune",
+    "held_back",
+    "interactive_ious",
+    "interactive_score",
+    "iou",
+    "load_assistant",
+    "model_input",
+    "negative_stroke",
+    "next_stroke",
+    "read_checkpoint",
+    "read_timm_folder",
+    "resolve_device",
+    "save_checkpoint",
+    "scribble",
+    "train_encoder",
+    "train_head",
+]

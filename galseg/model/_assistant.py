@@ -1,0 +1,313 @@
+"""The completion engine: encode a cutout once, complete every stroke with the head alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..cutout import Cutout
+from ..errors import GalsegError
+from ..taxonomy import Taxonomy
+from ._cache import FeatureCache
+from ._checkpoint import Checkpoint, read_checkpoint
+from ._device import resolve_device
+from ._head import input_prompts
+from ._network import ModelConfig
+from ._preprocess import Geometry, prepare, to_image
+
+__all__ = ["SHIPPED_CHECKPOINT", "Assistant", "Completion", "load_assistant"]
+
+SHIPPED_CHECKPOINT = Path(__file__).parent / "weights" / "galseg-assist.safetensors"
+"""The checkpoint that ships with galseg (its model card is ``galseg-assist.json``)."""
+
+_TRAIN_COMMANDS = (
+    "galseg train encoder --out encoder.safetensors && "
+    f"galseg train head --encoder encoder.safetensors --out {SHIPPED_CHECKPOINT}"
+)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A completed mask of one class.
+
+    Attributes
+    ----------
+    mask : ndarray of bool, shape (y, x)
+        Where ``probability`` is at least the assistant's threshold.
+    probability : ndarray of float32, shape (y, x)
+        The network's probability that each pixel belongs to the class.
+    """
+
+    mask: np.ndarray
+    probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A cutout's encoder features (on the assistant's device) and geometry."""
+
+    features: list[torch.Tensor]
+    geometry: Geometry
+
+
+class Assistant:
+    """Completes brush strokes into whole feature masks.
+
+    Make one with :func:`load_assistant`. The encoder runs once per cutout in
+    :meth:`set_image` (its features are cached); each :meth:`complete` runs
+    only the head.
+
+    Parameters
+    ----------
+    checkpoint : Checkpoint
+        A checkpoint with a trained head.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` (see :func:`load_assistant`).
+    cache : FeatureCache, optional
+        Where encoded cutouts are kept; share one between assistants to share
+        their features (entries are keyed by the checkpoint's identity too).
+    threshold : float
+        Probability above which a pixel is in a completed mask.
+
+    Attributes
+    ----------
+    config : ModelConfig
+    identity : str
+        SHA-256 of the checkpoint's weights file.
+    device : torch.device
+    cache : FeatureCache
+    network : Network
+    """
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        device: str = "auto",
+        *,
+        cache: FeatureCache | None = None,
+        threshold: float = 0.5,
+    ) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise GalsegError(f"threshold must be between 0 and 1, got {threshold}")
+        self.config: ModelConfig = checkpoint.config
+        self.identity = checkpoint.identity
+        self.checkpoint_path = checkpoint.path
+        self.device = resolve_device(device)
+        self.network = checkpoint.network(head=True).to(self.device).eval()
+        self.cache = cache if cache is not None else FeatureCache()
+        self.threshold = threshold
+        self._current: _Encoded | None = None
+
+    def __repr__(self) -> str:
+        return f"<Assistant {self.checkpoint_path.name} on {self.device} ({self.identity[:12]})>"
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The classes the assistant knows."""
+        return self.config.taxonomy
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """``(y, x)`` of the current image, or None before :meth:`set_image`."""
+        return None if self._current is None else self._current.geometry.image_shape
+
+    # ------------------------------------------------------------------ images
+    def set_image(self, cutout: Cutout) -> None:
+        """Make ``cutout`` the current image, encoding it unless it is cached.
+
+        The bands are stretched with :func:`galseg.stretch.normalize` (the
+        preset in the checkpoint's configuration), mapped to the encoder's
+        channels, shrunk if larger than the working size and padded to the
+        network's stride (see :class:`~galseg.model.Preprocessing`). The
+        features are cached under ``(cutout.content_hash, identity, device)``.
+
+        Parameters
+        ----------
+        cutout : Cutout
+            Any size of at least 1 pixel, any number of bands the encoder can
+            take.
+
+        Raises
+        ------
+        GalsegError
+            If the cutout's bands do not fit the encoder's channels.
+        """
+        if not isinstance(cutout, Cutout):
+            raise GalsegError(f"set_image needs a galseg Cutout, got {type(cutout).__name__}")
+        key = (cutout.content_hash, self.identity, str(self.device))
+        encoded = self.cache.get(key)
+        if encoded is None:
+            image, geometry = prepare(cutout, self.config.preprocessing, self.network.stride)
+            with torch.inference_mode():
+                features = self.network.encode(image.to(self.device))
+            encoded = _Encoded(features, geometry)
+            self.cache.put(key, encoded)
+        self._current = encoded
+
+    # ------------------------------------------------------------- completion
+    def complete(
+        self,
+        positive: np.ndarray,
+        negative: np.ndarray,
+        label: int | str,
+        previous: np.ndarray | None = None,
+    ) -> Completion:
+        """Complete strokes into a mask of one class on the current image.
+
+        Parameters
+        ----------
+        positive : array_like of bool, shape (y, x)
+            Pixels painted with ``label``.
+        negative : array_like of bool, shape (y, x)
+            Pixels erased, or painted with other classes.
+        label : int or str
+            The target class, by value or name (a feature class of
+            :attr:`taxonomy`).
+        previous : array_like of float or bool, shape (y, x), optional
+            The last completion of this class (its probability or mask), so
+            that a further stroke refines it.
+
+        Returns
+        -------
+        Completion
+
+        Raises
+        ------
+        GalsegError
+            If no image is set, a shape differs from the image's, ``previous``
+            is not in [0, 1], or the label is not a feature class.
+        """
+        encoded = self._require_image()
+        index = self.config.class_index(label)
+        shape = encoded.geometry.image_shape
+        positive = _as_mask(positive, shape, "positive strokes")
+        negative = _as_mask(negative, shape, "negative strokes")
+        if previous is not None:
+            previous = _probability(previous, shape)
+        prompts = input_prompts(positive, negative, previous, encoded.geometry, self.config.reach)
+        probability = self._probabilities(encoded, prompts[None], [index])[0]
+        return Completion(mask=probability >= self.threshold, probability=probability)
+
+    def segment(self, cutout: Cutout) -> np.ndarray:
+        """Segment every class without strokes (automatic mode).
+
+        The head runs once per feature class with empty prompts (one batch);
+        each pixel gets the class of highest probability where that
+        probability reaches the threshold, else 0. ``cutout`` becomes the
+        current image.
+
+        Parameters
+        ----------
+        cutout : Cutout
+            The cutout.
+
+        Returns
+        -------
+        ndarray of uint8, shape (y, x)
+            Label image with the taxonomy's values.
+        """
+        self.set_image(cutout)
+        encoded = self._require_image()
+        classes = self.config.classes
+        empty = np.zeros(encoded.geometry.image_shape, dtype=bool)
+        prompts = input_prompts(empty, empty, None, encoded.geometry, self.config.reach)
+        batch = np.repeat(prompts[None], len(classes), axis=0)
+        probability = self._probabilities(encoded, batch, list(range(len(classes))))
+        values = np.array([c.value for c in classes], dtype=np.uint8)
+        best = probability.argmax(axis=0)
+        return np.where(probability.max(axis=0) >= self.threshold, values[best], 0).astype(np.uint8)
+
+    # ----------------------------------------------------------------- helpers
+    def _require_image(self) -> _Encoded:
+        if self._current is None:
+            raise GalsegError("no image: call set_image(cutout) before completing strokes")
+        return self._current
+
+    def _probabilities(
+        self, encoded: _Encoded, prompts: np.ndarray, indices: list[int]
+    ) -> np.ndarray:
+        """Probabilities (B, y, x) on the cutout's pixels for a batch of prompts."""
+        batch = len(indices)
+        with torch.inference_mode():
+            features = [f.expand(batch, *f.shape[1:]) for f in encoded.features]
+            logits = self.network.decode(
+                features,
+                torch.from_numpy(prompts).to(self.device),
+                torch.tensor(indices, device=self.device),
+            )
+            probability = torch.sigmoid(to_image(logits, encoded.geometry))[:, 0]
+        return probability.to("cpu", torch.float32).numpy()
+
+
+def _as_mask(strokes: np.ndarray, shape: tuple[int, int], what: str) -> np.ndarray:
+    array = np.asarray(strokes)
+    if array.shape != shape:
+        raise GalsegError(f"{what} have shape {array.shape}, the image {shape}")
+    return array if array.dtype == bool else array != 0
+
+
+def _probability(previous: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    array = np.asarray(previous)
+    if array.shape != shape:
+        raise GalsegError(f"the previous completion has shape {array.shape}, the image {shape}")
+    array = array.astype(np.float32)
+    if not (np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0):
+        raise GalsegError("the previous completion must be a mask or probabilities in [0, 1]")
+    return array
+
+
+def load_assistant(
+    checkpoint: str | Path | Checkpoint | None = None,
+    device: str = "auto",
+    *,
+    cache: FeatureCache | None = None,
+) -> Assistant:
+    """Load a completion assistant.
+
+    Parameters
+    ----------
+    checkpoint : path-like or Checkpoint, optional
+        A galseg checkpoint (``.safetensors`` with its model card beside it).
+        By default the one shipped with galseg (:data:`SHIPPED_CHECKPOINT`).
+    device : str
+        ``"auto"`` (CUDA when available, else the CPU), ``"cpu"`` or
+        ``"cuda"``.
+    cache : FeatureCache, optional
+        Feature cache to use (see :class:`Assistant`).
+
+    Returns
+    -------
+    Assistant
+
+    Raises
+    ------
+    GalsegError
+        If the checkpoint is missing or unreadable, holds no head, or the
+        device is not available.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from galseg.model import ModelConfig, build_network, save_checkpoint
+    >>> from galseg.simulate import simulate_cutout
+    >>> path = Path(tempfile.mkdtemp()) / "untrained.safetensors"
+    >>> _ = save_checkpoint(path, build_network(ModelConfig()), ModelConfig())
+    >>> assistant = load_assistant(path, device="cpu")
+    >>> cutout, truth = simulate_cutout(1, size=64)
+    >>> assistant.set_image(cutout)
+    >>> completion = assistant.complete(truth == 5, truth == 0, label="contaminant")
+    >>> completion.mask.shape, completion.probability.dtype
+    ((64, 64), dtype('float32'))
+    """
+    if checkpoint is None:
+        if not SHIPPED_CHECKPOINT.exists():
+            raise GalsegError(
+                f"no shipped checkpoint at {SHIPPED_CHECKPOINT}; train one with: {_TRAIN_COMMANDS}"
+            )
+        checkpoint = SHIPPED_CHECKPOINT
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = read_checkpoint(checkpoint)
+    return Assistant(checkpoint, device, cache=cache)

@@ -1,0 +1,253 @@
+"""The checkpoint format: safetensors weights with the configuration inside, and a model card.
+
+A checkpoint ``NAME.safetensors`` holds the tensors ``encoder.*`` (the timm
+``features_only`` encoder) and, once a head is trained, ``head.*``; its
+safetensors metadata has one entry, ``galseg``: a JSON object with ``format``
+(``"galseg-checkpoint"``), ``format_version`` and ``config`` (the
+:class:`ModelConfig`), so the one file is all a network needs. (One entry
+with sorted keys, so that the same weights and configuration always give the
+same bytes.) Beside it, ``NAME.json`` is the model card
+for people: the weights' SHA-256, the configuration, and whatever the trainer
+recorded (data, command, seeds, losses, benchmark figures).
+
+A checkpoint's identity is the SHA-256 of its weights file: it changes with
+any weight or any setting that affects the output, and it keys the feature
+cache. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+import torch
+
+from .._atomic import write_file
+from ..errors import GalsegError
+from ._network import ModelConfig, Network, build_network
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "card_path",
+    "read_checkpoint",
+    "save_checkpoint",
+]
+
+FORMAT = "galseg-checkpoint"
+"""The ``format`` entry of a checkpoint's safetensors metadata."""
+
+FORMAT_VERSION = 1
+"""Version of the checkpoint format written by this galseg."""
+
+
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A checkpoint read from (or just written to) disk.
+
+    Attributes
+    ----------
+    path : Path
+        The weights file.
+    config : ModelConfig
+        The network's configuration.
+    tensors : dict of str to Tensor
+        ``encoder.*`` and, if trained, ``head.*`` weights (on the CPU).
+    identity : str
+        SHA-256 of the weights file.
+    card : dict
+        The model card (empty if there is no card file).
+    """
+
+    path: Path
+    config: ModelConfig
+    tensors: Mapping[str, torch.Tensor]
+    identity: str
+    card: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the checkpoint holds a trained head (not only an encoder)."""
+        return any(name.startswith("head.") for name in self.tensors)
+
+    def network(self, *, head: bool = True) -> Network:
+        """Build the network with these weights.
+
+        Parameters
+        ----------
+        head : bool
+            Require the head's weights (else an encoder-only checkpoint gives
+            a network with a fresh head).
+
+        Raises
+        ------
+        GalsegError
+            If the head is required but missing, or the weights do not fit the
+            configuration.
+        """
+        if head and not self.has_head:
+            raise GalsegError(
+                f"{self.path}: holds only an encoder; train a head on it with "
+                f"'galseg train head --encoder {self.path} --out CKPT'"
+            )
+        network = build_network(self.config)
+        for part, module in (("encoder", network.encoder), ("head", network.head)):
+            prefix = f"{part}."
+            weights = {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+            if part == "head" and not weights:
+                continue
+            try:
+                module.load_state_dict(weights, strict=True)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0]
+                raise GalsegError(f"{self.path}: the {part} weights do not fit: {first}") from None
+        return network
+
+
+def card_path(path: str | Path) -> Path:
+    """The model card beside a weights file: ``NAME.json`` for ``NAME.safetensors``."""
+    return Path(path).with_suffix(".json")
+
+
+def save_checkpoint(
+    path: str | Path,
+    network: Network,
+    config: ModelConfig,
+    card: Mapping[str, Any] | None = None,
+    *,
+    head: bool = True,
+) -> Checkpoint:
+    """Write a network as a checkpoint and its model card.
+
+    Both files are written atomically (a crash leaves the old file or the new
+    one).
+
+    Parameters
+    ----------
+    path : path-like
+        The weights file, ending in ``.safetensors``; the card goes beside it
+        (:func:`card_path`).
+    network : Network
+        The network (any device).
+    config : ModelConfig
+        Its configuration.
+    card : mapping, optional
+        What to record for people (JSON-serialisable): training data, command,
+        seeds, losses, benchmark figures.
+    head : bool
+        Save the head too (False for an encoder-only checkpoint).
+
+    Returns
+    -------
+    Checkpoint
+        As :func:`read_checkpoint` would read it.
+
+    Raises
+    ------
+    GalsegError
+        If the path does not end in ``.safetensors`` or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from galseg.model._network import ModelConfig, build_network
+    >>> path = Path(tempfile.mkdtemp()) / "tiny.safetensors"
+    >>> config = ModelConfig()
+    >>> saved = save_checkpoint(path, build_network(config), config, {"note": "untrained"})
+    >>> again = read_checkpoint(path)
+    >>> again.identity == saved.identity, again.card["note"], again.has_head
+    (True, 'untrained', True)
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise GalsegError(f"{path}: a checkpoint file name ends in .safetensors")
+    parts = {"encoder": network.encoder} | ({"head": network.head} if head else {})
+    tensors = {
+        f"{part}.{name}": tensor.detach().to("cpu").contiguous()
+        for part, module in parts.items()
+        for name, tensor in module.state_dict().items()
+    }
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": config.to_dict()}
+    data = save(tensors, metadata={"galseg": json.dumps(header, sort_keys=True)})
+    identity = hashlib.sha256(data).hexdigest()
+    full_card = {
+        "weights": path.name,
+        "sha256": identity,
+        "config": config.to_dict(),
+        **dict(card or {}),
+    }
+    try:
+        write_file(path, data)
+        write_file(card_path(path), (json.dumps(full_card, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise GalsegError(f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from None
+    return Checkpoint(path, config, tensors, identity, full_card)
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.safetensors`` weights file.
+
+    Returns
+    -------
+    Checkpoint
+
+    Raises
+    ------
+    GalsegError
+        If the file is missing, not a galseg checkpoint, of a newer format, or
+        its model card describes other weights.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            identity = hashlib.file_digest(file, "sha256").hexdigest()
+        with safe_open(path, framework="pt", device="cpu") as weights:
+            metadata = weights.metadata() or {}
+            tensors = {name: weights.get_tensor(name) for name in weights.keys()}
+    except FileNotFoundError:
+        raise GalsegError(f"{path}: no such checkpoint") from None
+    except (OSError, SafetensorError) as exc:
+        raise GalsegError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        header = json.loads(metadata["galseg"])
+        is_galseg = header["format"] == FORMAT
+    except (KeyError, TypeError, json.JSONDecodeError):
+        is_galseg = False
+    if not is_galseg:
+        raise GalsegError(f"{path}: not a galseg checkpoint (no '{FORMAT}' metadata)")
+    if int(header.get("format_version", 0)) > FORMAT_VERSION:
+        raise GalsegError(
+            f"{path}: checkpoint format {header['format_version']} is newer than this galseg "
+            f"reads ({FORMAT_VERSION}); upgrade galseg"
+        )
+    if "config" not in header:
+        raise GalsegError(f"{path}: the checkpoint has no model configuration")
+    config = ModelConfig.from_dict(header["config"])
+    return Checkpoint(path, config, tensors, identity, _read_card(path, identity))
+
+
+def _read_card(path: Path, identity: str) -> dict[str, Any]:
+    where = card_path(path)
+    try:
+        card = json.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GalsegError(f"{where}: unreadable model card ({exc})") from None
+    if not isinstance(card, dict) or card.get("sha256") != identity:
+        raise GalsegError(
+            f"{where}: the model card describes other weights than {path.name} (SHA-256 differs)"
+        )
+    return card

@@ -1,0 +1,514 @@
+"""Training the head as it is used: interactive episodes of simulated strokes.
+
+Each training example is an episode (as in RITM and SAM): a target class is
+chosen among those present in the truth; the simulated expert draws a
+scribble along it (:func:`~galseg.model.scribble`) and, half of the time, a
+negative stroke outside it (:func:`~galseg.model.negative_stroke`); the head
+then runs 0 to ``rounds - 1`` times without gradients, each time placing the
+next stroke into the largest error (:func:`~galseg.model.next_stroke`) and
+feeding its probability back as ``previous``; the last run is trained on the
+class's whole truth mask (logistic + soft Dice loss). A fraction of the
+episodes have no strokes at all and a class drawn among all of them, present
+or not: that teaches automatic mode, including "nothing of this class here".
+
+The encoder is trained with the head at a tenth of its learning rate; its
+batch-norm statistics stay as pretrained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from .._progress import Progress
+from ..cutout import Cutout
+from ..errors import GalsegError
+from ..store import MaskStore
+from ._assistant import Assistant
+from ._checkpoint import Checkpoint, read_checkpoint, save_checkpoint
+from ._data import augment, check_size, simulate_pool
+from ._device import resolve_device
+from ._encoder import read_timm_folder
+from ._evaluate import interactive_score
+from ._head import input_prompts
+from ._loop import TrainReport, optimise, resume_path
+from ._network import ModelConfig, Network, build_network
+from ._preprocess import Geometry, pad_to, prepare, to_image
+from ._strokes import negative_stroke, next_stroke, scribble
+
+__all__ = ["FinetuneReport", "finetune", "held_back", "train_head"]
+
+CLASS_WEIGHTS = {"contaminant": 0.25}
+"""Relative chance of a class being the target of an episode (others 1): the
+simulator puts contaminants on nearly every cutout."""
+
+
+@dataclass
+class _Episode:
+    """One example's interaction: target, class and the strokes so far."""
+
+    target: np.ndarray
+    index: int
+    automatic: bool
+    positive: np.ndarray
+    negative: np.ndarray
+    previous: np.ndarray | None = None
+
+
+def _episode(
+    truth: np.ndarray, config: ModelConfig, rng: np.random.Generator, empty_fraction: float
+) -> _Episode:
+    classes = config.classes
+    present = [i for i, c in enumerate(classes) if (truth == c.value).any()]
+    empty = np.zeros(truth.shape, dtype=bool)
+    if not present or rng.random() < empty_fraction:
+        index = int(rng.integers(len(classes)))
+        return _Episode(truth == classes[index].value, index, True, empty, empty.copy())
+    weights = np.array([CLASS_WEIGHTS.get(classes[i].name, 1.0) for i in present])
+    index = int(rng.choice(present, p=weights / weights.sum()))
+    target = truth == classes[index].value
+    negative = empty
+    if rng.random() < 0.5:
+        negative = negative_stroke(target, rng, other=(truth != 0) & ~target)
+    return _Episode(target, index, False, scribble(target, rng), negative)
+
+
+def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Logistic loss plus soft Dice loss, both averaged over the batch."""
+    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    p = torch.sigmoid(logits)
+    overlap = (p * targets).sum(dim=(1, 2))
+    dice = 1 - (2 * overlap + 1) / (p.sum(dim=(1, 2)) + targets.sum(dim=(1, 2)) + 1)
+    return bce + dice.mean()
+
+
+def _episodes_loss(
+    network: Network,
+    images: torch.Tensor,
+    truths: list[np.ndarray],
+    config: ModelConfig,
+    rng: np.random.Generator,
+    *,
+    rounds: int,
+    empty_fraction: float,
+) -> torch.Tensor:
+    """Loss of a batch of episodes on images (B, C, Y, X) with truths (h, w) at their top left."""
+    shape = truths[0].shape
+    geometry = Geometry(shape, shape, tuple(images.shape[-2:]))
+    episodes = [_episode(t, config, rng, empty_fraction) for t in truths]
+    index = torch.tensor([e.index for e in episodes], device=images.device)
+
+    def run(features: list[torch.Tensor]) -> torch.Tensor:
+        prompts = np.stack(
+            [
+                input_prompts(e.positive, e.negative, e.previous, geometry, config.reach)
+                for e in episodes
+            ]
+        )
+        logits = network.decode(features, torch.from_numpy(prompts).to(images.device), index)
+        return to_image(logits, geometry)[:, 0]
+
+    features = network.encode(images)
+    for _ in range(int(rng.integers(rounds))):
+        with torch.no_grad():
+            probability = torch.sigmoid(run([f.detach() for f in features])).cpu().numpy()
+        for episode, p in zip(episodes, probability, strict=True):
+            if not episode.automatic:
+                stroke, positive = next_stroke(episode.target, p >= 0.5, rng)
+                (episode.positive if positive else episode.negative)[stroke] = True
+                episode.previous = p
+    targets = torch.from_numpy(np.stack([e.target for e in episodes])).to(images.device)
+    return _mask_loss(run(features), targets.float())
+
+
+def _start_network(encoder: str | Path) -> tuple[Network, ModelConfig, dict[str, Any]]:
+    """Network, configuration and card record of the encoder to train a head on."""
+    path = Path(encoder)
+    if path.is_dir():
+        timm_encoder = read_timm_folder(path)
+        config = ModelConfig(
+            timm_encoder.architecture, timm_encoder.out_indices, timm_encoder.preprocessing
+        )
+        record = {"timm_folder": str(path), "architecture": timm_encoder.architecture}
+        return build_network(config, timm_encoder.create()), config, record
+    checkpoint = read_checkpoint(path)
+    record = {"checkpoint": path.name, "sha256": checkpoint.identity}
+    return checkpoint.network(head=False), checkpoint.config, record
+
+
+def _groups(network: Network, lr: float) -> list[dict[str, Any]]:
+    return [
+        {"params": network.head.parameters(), "lr": lr},
+        {"params": network.encoder.parameters(), "lr": lr / 10},
+    ]
+
+
+def _training_mode(network: Network) -> None:
+    """Train the head and the encoder's weights, but keep its batch-norm statistics."""
+    network.train()
+    network.encoder.eval()
+
+
+def train_head(
+    out: str | Path,
+    encoder: str | Path,
+    *,
+    n: int = 1500,
+    size: int = 256,
+    steps: int = 1200,
+    batch: int = 8,
+    lr: float = 1e-3,
+    rounds: int = 3,
+    empty_fraction: float = 0.25,
+    seed: int = 500_000,
+    device: str = "auto",
+    resume: bool = True,
+    progress: Progress = False,
+    record: Mapping[str, Any] | None = None,
+) -> TrainReport:
+    """Train the head (and fine-tune the encoder) on simulated cutouts with truth masks.
+
+    ``n`` cutouts are simulated with seeds ``seed .. seed + n - 1``, each
+    with at least one feature kind (see
+    :func:`~galseg.model._data.simulate_pool`); each step plays ``batch``
+    episodes (see the module notes) on randomly rotated and flipped cutouts.
+
+    Parameters
+    ----------
+    out : path-like
+        The checkpoint to write (``.safetensors``, with its model card).
+    encoder : path-like
+        A galseg checkpoint (from :func:`train_encoder`, or a whole
+        checkpoint to train further) or a folder in timm's Hugging Face
+        layout (e.g. a Zoobot encoder).
+    n, size : int
+        Number and side of the simulated cutouts.
+    steps, batch : int
+        Optimisation steps and episodes per step.
+    lr : float
+        Peak learning rate of the head (the encoder's is a tenth of it).
+    rounds : int
+        Most head runs per episode (the earlier ones without gradients).
+    empty_fraction : float
+        Fraction of episodes without strokes (automatic mode).
+    seed : int
+        First simulator seed; also seeds the new head and the episodes.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    resume : bool
+        Continue an interrupted run from its resume file.
+    progress : bool or callable
+        See :mod:`galseg._progress`.
+    record : mapping, optional
+        More to record in the model card's ``training`` entry.
+
+    Returns
+    -------
+    TrainReport
+
+    Raises
+    ------
+    GalsegError
+        On an unreadable encoder, a bad size, or an unavailable device.
+    """
+    out = Path(out)
+    dev = resolve_device(device)
+    _check_episodes(rounds, empty_fraction)
+    torch.manual_seed(seed)
+    network, config, source = _start_network(encoder)
+    check_size(size, network.stride, config.preprocessing.max_size)
+    pool = simulate_pool(n, size, seed, config.preprocessing, some_feature=True, progress=progress)
+    network.to(dev)
+    _training_mode(network)
+
+    def loss_at(step: int) -> torch.Tensor:
+        rng = np.random.default_rng([seed, step])
+        pairs = [augment(pool.images[i], pool.truths[i], rng) for i in rng.integers(n, size=batch)]
+        images = torch.from_numpy(np.stack([image for image, _ in pairs])).to(dev)
+        truths = [truth for _, truth in pairs]
+        return _episodes_loss(
+            network, images, truths, config, rng, rounds=rounds, empty_fraction=empty_fraction
+        )
+
+    settings = {
+        "kind": "head",
+        "encoder": source,
+        "n": n,
+        "size": size,
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "rounds": rounds,
+        "empty_fraction": empty_fraction,
+        "seed": seed,
+    }
+    losses, seconds, start = optimise(
+        name="train head",
+        out=out,
+        settings=settings,
+        model=network,
+        groups=_groups(network, lr),
+        steps=steps,
+        loss_at=loss_at,
+        resume=resume,
+        progress=progress,
+    )
+    report = TrainReport(out, steps, start, seconds, tuple(losses))
+    card = {
+        "kind": "assistant",
+        "galseg_version": __version__,
+        "training": {
+            **settings,
+            "data": pool.record("each kind with probability 1/2, at least one"),
+            **report.summary(str(dev)),
+            **dict(record or {}),
+        },
+    }
+    save_checkpoint(out, network.to("cpu"), config, card)
+    resume_path(out).unlink(missing_ok=True)
+    return report
+
+
+def _check_episodes(rounds: int, empty_fraction: float) -> None:
+    if rounds < 1:
+        raise GalsegError(f"rounds must be at least 1, got {rounds}")
+    if not 0.0 <= empty_fraction <= 1.0:
+        raise GalsegError(f"empty_fraction must be in [0, 1], got {empty_fraction}")
+
+
+# ------------------------------------------------------------------ finetune
+@dataclass(frozen=True)
+class FinetuneReport:
+    """What :func:`finetune` did, and the score before and after.
+
+    Attributes
+    ----------
+    training : TrainReport
+        The optimisation run.
+    n_train, n_held_back : int
+        Examples (cutout and annotator) trained on and held back.
+    n_scored : int
+        (held-back example, class) pairs scored.
+    strokes : int
+        Simulated strokes per class in the score.
+    score_before, score_after : float
+        Mean IoU after ``strokes`` strokes on the held-back examples, with
+        the starting checkpoint and with the fine-tuned one.
+    """
+
+    training: TrainReport
+    n_train: int
+    n_held_back: int
+    n_scored: int
+    strokes: int
+    score_before: float
+    score_after: float
+
+    @property
+    def checkpoint(self) -> Path:
+        """The fine-tuned checkpoint."""
+        return self.training.checkpoint
+
+
+def held_back(cutout_id: str, fraction: float) -> bool:
+    """Whether a cutout is held back from fine-tuning to score it.
+
+    The decision depends on the id alone (its first 8 hex digits as a number
+    in [0, 1) below ``fraction``), so a cutout stays on its side as the store
+    grows.
+
+    Examples
+    --------
+    >>> held_back("0000aaaa12345678", 0.2), held_back("ffff000012345678", 0.2)
+    (True, False)
+    """
+    return int(cutout_id[:8], 16) / 16**8 < fraction
+
+
+def finetune(
+    store: MaskStore | str | Path,
+    from_checkpoint: str | Path,
+    out: str | Path,
+    *,
+    annotator: str | None = None,
+    steps: int = 300,
+    batch: int = 4,
+    lr: float = 3e-4,
+    rounds: int = 3,
+    empty_fraction: float = 0.25,
+    holdout: float = 0.2,
+    strokes: int = 3,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = True,
+    progress: Progress = False,
+    record: Mapping[str, Any] | None = None,
+) -> FinetuneReport:
+    """Retrain a checkpoint on the experts' masks in a mask store.
+
+    The examples are each annotator's latest mask of each cutout
+    (:meth:`MaskStore.iter_examples`). Cutouts whose id falls in the
+    ``holdout`` fraction (:func:`held_back`) are not trained on: both the
+    starting and the fine-tuned checkpoint are scored on them, as mean IoU
+    after ``strokes`` simulated strokes per class present, with the same
+    strokes. Training plays the episodes of :func:`train_head` on the other
+    examples, at the checkpoint's working size.
+
+    Parameters
+    ----------
+    store : MaskStore or path-like
+        The mask store (its taxonomy must be the checkpoint's).
+    from_checkpoint : path-like
+        The checkpoint to start from.
+    out : path-like
+        The fine-tuned checkpoint to write (not ``from_checkpoint``).
+    annotator : str, optional
+        Only this annotator's masks.
+    steps, batch, lr, rounds, empty_fraction, seed, device, resume, progress
+        As in :func:`train_head`.
+    holdout : float
+        Fraction of cutouts held back, in (0, 1).
+    strokes : int
+        Strokes per class in the score.
+    record : mapping, optional
+        More to record in the model card's ``training`` entry.
+
+    Returns
+    -------
+    FinetuneReport
+
+    Raises
+    ------
+    GalsegError
+        If the store or checkpoint is unreadable, their taxonomies differ,
+        ``out`` is ``from_checkpoint``, or either side of the split is empty.
+    """
+    out, source = Path(out), Path(from_checkpoint)
+    if out.resolve() == source.resolve():
+        raise GalsegError(f"{out}: write the fine-tuned model beside {source.name}, not over it")
+    if not 0.0 < holdout < 1.0:
+        raise GalsegError(f"holdout must be between 0 and 1, got {holdout}")
+    _check_episodes(rounds, empty_fraction)
+    dev = resolve_device(device)
+    start_checkpoint = read_checkpoint(source)
+    config = start_checkpoint.config
+    store = store if isinstance(store, MaskStore) else MaskStore.open(store, mode="r")
+    if store.taxonomy != config.taxonomy:
+        raise GalsegError(
+            f"{store.path}: the store's classes {store.taxonomy!r} are not the checkpoint's "
+            f"{config.taxonomy!r}"
+        )
+    train, held = [], []
+    for image, mask, meta in store.iter_examples(annotator):
+        example = (Cutout.from_array(image, meta["bands"]), mask)
+        (held if held_back(meta["id"], holdout) else train).append(example)
+    if not train or not held:
+        raise GalsegError(
+            f"{store.path}: {len(train)} examples to train on and {len(held)} held back "
+            f"(holdout {holdout}); both are needed — add cutouts or change the holdout"
+        )
+    before, scored = _score(start_checkpoint, held, strokes, seed, dev)
+    network = start_checkpoint.network(head=True)
+    working = [_working_example(cutout, mask, config, network.stride) for cutout, mask in train]
+    torch.manual_seed(seed)
+    network.to(dev)
+    _training_mode(network)
+
+    def loss_at(step: int) -> torch.Tensor:
+        rng = np.random.default_rng([seed, step])
+        chosen = [augment(*working[i], rng) for i in rng.integers(len(working), size=batch)]
+        by_shape: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
+        for image, truth in chosen:
+            by_shape.setdefault(truth.shape, []).append((image, truth))
+        total = torch.zeros((), device=dev)
+        for shape, group in by_shape.items():
+            padded = tuple(-(-side // network.stride) * network.stride for side in shape)
+            images = torch.cat([pad_to(torch.from_numpy(i)[None], padded) for i, _ in group])
+            loss = _episodes_loss(
+                network,
+                images.to(dev),
+                [truth for _, truth in group],
+                config,
+                rng,
+                rounds=rounds,
+                empty_fraction=empty_fraction,
+            )
+            total = total + loss * len(group) / len(chosen)
+        return total
+
+    settings = {
+        "kind": "finetune",
+        "from": {"checkpoint": source.name, "sha256": start_checkpoint.identity},
+        "store": str(store.path),
+        "annotator": annotator,
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "rounds": rounds,
+        "empty_fraction": empty_fraction,
+        "holdout": holdout,
+        "seed": seed,
+    }
+    losses, seconds, start = optimise(
+        name="finetune",
+        out=out,
+        settings=settings,
+        model=network,
+        groups=_groups(network, lr),
+        steps=steps,
+        loss_at=loss_at,
+        resume=resume,
+        progress=progress,
+    )
+    training = TrainReport(out, steps, start, seconds, tuple(losses))
+    card = {
+        "kind": "assistant",
+        "galseg_version": __version__,
+        "training": {
+            **dict(start_checkpoint.card.get("training", {})),
+            "finetune": {
+                **settings,
+                "n_train": len(train),
+                "n_held_back": len(held),
+                **training.summary(str(dev)),
+                **dict(record or {}),
+            },
+        },
+    }
+    network.to("cpu")
+    after, _ = _score(save_checkpoint(out, network, config, card), held, strokes, seed, dev)
+    score = {"metric": f"mean IoU after {strokes} strokes", "before": before, "after": after}
+    card["training"]["finetune"]["held_back_score"] = score
+    save_checkpoint(out, network, config, card)
+    resume_path(out).unlink(missing_ok=True)
+    return FinetuneReport(training, len(train), len(held), scored, strokes, before, after)
+
+
+def _score(
+    checkpoint: Checkpoint,
+    examples: list[tuple[Cutout, np.ndarray]],
+    strokes: int,
+    seed: int,
+    device: torch.device,
+) -> tuple[float, int]:
+    assistant = Assistant(checkpoint, str(device))
+    return interactive_score(assistant, examples, strokes=strokes, seed=seed)
+
+
+def _working_example(
+    cutout: Cutout, mask: np.ndarray, config: ModelConfig, stride: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A store example as (model input, labels) at the working size, unpadded."""
+    image, geometry = prepare(cutout, config.preprocessing, stride)
+    height, width = geometry.working_shape
+    labels = torch.from_numpy(mask)[None, None].float()
+    if geometry.resized:
+        labels = F.interpolate(labels, size=geometry.working_shape, mode="nearest")
+    return image[0, :, :height, :width].numpy(), labels[0, 0].to(torch.uint8).numpy()

@@ -1,0 +1,549 @@
+"""Tests of galseg.model: the assistant, its checkpoints, encoders, strokes and training.
+
+Everything runs on tiny simulated cutouts (64x64) with a few training steps,
+so the file takes well under a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.torch import save_file
+import timm
+import torch
+
+from galseg import Cutout, GalsegError, MaskStore
+from galseg.cli import main
+import galseg.model as gm
+from galseg.model import (
+    FeatureCache,
+    ModelConfig,
+    Preprocessing,
+    _assistant,
+    _train,
+    build_network,
+    finetune,
+    held_back,
+    load_assistant,
+    model_input,
+    negative_stroke,
+    next_stroke,
+    read_checkpoint,
+    read_timm_folder,
+    resolve_device,
+    save_checkpoint,
+    scribble,
+    train_encoder,
+    train_head,
+)
+from galseg.simulate import simulate_galaxy
+from galseg.stretch import normalize
+
+TINY = {"n": 6, "size": 64, "batch": 2, "device": "cpu"}
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model")
+
+
+@pytest.fixture(scope="module")
+def encoder_path(folder) -> Path:
+    path = folder / "encoder.safetensors"
+    train_encoder(path, steps=2, **TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(folder, encoder_path) -> Path:
+    path = folder / "assist.safetensors"
+    train_head(path, encoder_path, steps=2, **TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_galaxy(
+        11, size=64, features=("tidal_stream", "bar"), feature_sb=25.0, contaminants=False
+    )
+
+
+@pytest.fixture
+def assistant(checkpoint_path):
+    return load_assistant(checkpoint_path, device="cpu")
+
+
+def count_encoder_calls(assistant) -> list[int]:
+    calls = [0]
+
+    def hook(*_):
+        calls[0] += 1
+
+    assistant.network.encoder.register_forward_hook(hook)
+    return calls
+
+
+def stroke_of(truth: np.ndarray, value: int, seed: int = 0) -> np.ndarray:
+    return scribble(truth == value, np.random.default_rng(seed))
+
+
+# ---------------------------------------------------------- the core is light
+def test_importing_galseg_does_not_import_torch():
+    script = (
+        "import sys, galseg, galseg.cli, galseg.io, galseg.store, galseg.simulate, "
+        "galseg.stretch, galseg.export, galseg.queue, galseg.autosave\n"
+        "print(sorted(m for m in ('torch', 'timm', 'safetensors') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+MODULES = sorted(p.stem for p in Path(gm.__file__).parent.glob("_*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(f"galseg.model.{module}"), verbose=False)
+    assert result.failed == 0
+
+
+# ------------------------------------------------------------ the assistant
+def test_complete_gives_a_mask_and_probabilities_of_the_cutout_shape(assistant, sim):
+    assistant.set_image(sim.cutout)
+    completion = assistant.complete(stroke_of(sim.truth, 1), np.zeros((64, 64), bool), 1)
+    assert completion.mask.shape == completion.probability.shape == (64, 64)
+    assert completion.mask.dtype == bool and completion.probability.dtype == np.float32
+    assert 0.0 <= completion.probability.min() <= completion.probability.max() <= 1.0
+    assert (completion.mask == (completion.probability >= 0.5)).all()
+
+
+def test_previous_completion_and_negative_strokes_change_the_result(assistant, sim):
+    assistant.set_image(sim.cutout)
+    positive, empty = stroke_of(sim.truth, 1), np.zeros((64, 64), bool)
+    first = assistant.complete(positive, empty, "tidal_stream")
+    again = assistant.complete(positive, empty, "tidal_stream", previous=first.probability)
+    erased = assistant.complete(positive, sim.truth == 4, "tidal_stream")
+    assert not np.allclose(first.probability, again.probability)
+    assert not np.allclose(first.probability, erased.probability)
+
+
+def test_completion_is_class_aware(assistant, sim):
+    assistant.set_image(sim.cutout)
+    positive, negative = stroke_of(sim.truth, 1), np.zeros((64, 64), bool)
+    stream = assistant.complete(positive, negative, "tidal_stream").probability
+    bar = assistant.complete(positive, negative, "bar").probability
+    assert np.abs(stream - bar).max() > 1e-3
+
+
+def test_segment_labels_every_pixel_with_a_taxonomy_value(assistant, sim):
+    labels = assistant.segment(sim.cutout)
+    assert labels.shape == (64, 64) and labels.dtype == np.uint8
+    assert set(np.unique(labels).tolist()) <= set(assistant.taxonomy.values)
+    assert assistant.image_shape == (64, 64)
+
+
+@pytest.mark.parametrize(
+    ("bands", "shape"),
+    [
+        (("VIS",), (48, 72)),  # one band, padded to the stride
+        (("g", "z"), (64, 64)),  # two bands: their mean is the middle channel
+        (("g", "r", "i", "z", "y"), (40, 40)),  # five bands: last, middle, first
+        (("g", "r", "z"), (700, 300)),  # larger than the working size: shrunk
+    ],
+)
+def test_any_bands_and_size_complete_at_the_cutout_shape(assistant, bands, shape):
+    data = np.random.default_rng(1).normal(size=(len(bands), *shape)).astype(np.float32)
+    cutout = Cutout.from_array(data, bands)
+    assistant.set_image(cutout)
+    positive = np.zeros(shape, bool)
+    positive[shape[0] // 2, 5 : shape[1] // 2] = True
+    completion = assistant.complete(positive, np.zeros(shape, bool), "shell")
+    assert completion.mask.shape == shape
+    assert assistant.segment(cutout).shape == shape
+
+
+def test_model_input_uses_the_display_stretch():
+    cutout = simulate_galaxy(5, survey="hsc", size=48).cutout
+    x = model_input(cutout, Preprocessing(mean=(0.1, 0.2, 0.3), std=(0.5, 0.5, 0.5)))
+    planes = normalize(cutout.data[::-1], "lsb")  # reddest band first, as the display's red
+    expected = (planes - np.array([0.1, 0.2, 0.3])[:, None, None]) / 0.5
+    np.testing.assert_allclose(x, expected, atol=1e-6)
+
+
+# -------------------------------------------------------------------- cache
+def test_a_second_set_image_of_the_same_cutout_does_not_run_the_encoder(assistant, sim):
+    calls = count_encoder_calls(assistant)
+    other = simulate_galaxy(9, size=64).cutout
+    assistant.set_image(sim.cutout)
+    assistant.set_image(sim.cutout)
+    assert calls[0] == 1
+    assistant.set_image(other)
+    assistant.set_image(sim.cutout)
+    assert calls[0] == 2
+    same_pixels = Cutout.from_array(np.array(sim.cutout.data), sim.cutout.bands)
+    assistant.set_image(same_pixels)  # another object, the same content hash
+    assert calls[0] == 2
+
+
+def test_the_cache_key_includes_the_checkpoint_identity(folder, checkpoint_path, sim):
+    other_path = folder / "other.safetensors"
+    checkpoint = read_checkpoint(checkpoint_path)
+    network = checkpoint.network()
+    with torch.no_grad():
+        next(network.encoder.parameters()).add_(0.5)
+    save_checkpoint(other_path, network, checkpoint.config)
+    shared = FeatureCache()
+    first = load_assistant(checkpoint_path, device="cpu", cache=shared)
+    second = load_assistant(other_path, device="cpu", cache=shared)
+    assert first.identity != second.identity
+    calls = count_encoder_calls(second)
+    first.set_image(sim.cutout)
+    second.set_image(sim.cutout)
+    assert calls[0] == 1 and len(shared) == 2
+    alone = load_assistant(other_path, device="cpu")
+    alone.set_image(sim.cutout)
+    positive, negative = stroke_of(sim.truth, 1), np.zeros((64, 64), bool)
+    np.testing.assert_array_equal(
+        second.complete(positive, negative, 1).probability,
+        alone.complete(positive, negative, 1).probability,
+    )
+
+
+# ------------------------------------------------------------------ devices
+def test_auto_device_is_cuda_only_when_available():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error(checkpoint_path):
+    with pytest.raises(GalsegError, match="CUDA is not available"):
+        load_assistant(checkpoint_path, device="cuda")
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(GalsegError, match="device"):
+        resolve_device("abacus")
+
+
+# --------------------------------------------------------------- checkpoints
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, checkpoint_path, sim):
+    original = read_checkpoint(checkpoint_path)
+    copy = tmp_path / "copy.safetensors"
+    saved = save_checkpoint(copy, original.network(), original.config, {"note": "copy"})
+    again = read_checkpoint(copy)
+    assert again.identity == saved.identity == original.identity  # same weights, same config
+    assert again.config == original.config and again.card["note"] == "copy"
+    for name, tensor in original.tensors.items():
+        assert torch.equal(tensor, again.tensors[name])
+    outputs = []
+    for path in (checkpoint_path, copy):
+        assistant = load_assistant(path, device="cpu")
+        assistant.set_image(sim.cutout)
+        outputs.append(
+            assistant.complete(stroke_of(sim.truth, 4), np.zeros((64, 64), bool), "bar").probability
+        )
+    np.testing.assert_array_equal(*outputs)
+
+
+def test_the_model_card_records_training_and_the_weights_hash(checkpoint_path):
+    checkpoint = read_checkpoint(checkpoint_path)
+    card = json.loads(checkpoint_path.with_suffix(".json").read_text())
+    assert card["sha256"] == checkpoint.identity
+    assert card["config"]["architecture"] == "resnet10t"
+    assert card["training"]["data"]["seeds"] == [500_000, 500_005]
+    assert card["training"]["steps"] == 2
+
+
+def test_a_card_of_other_weights_is_refused(tmp_path, checkpoint_path):
+    checkpoint = read_checkpoint(checkpoint_path)
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, checkpoint.network(), checkpoint.config)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["sha256"] = "0" * 64
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(GalsegError, match="other weights"):
+        read_checkpoint(path)
+
+
+def test_unreadable_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(GalsegError, match="no such checkpoint"):
+        read_checkpoint(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file at all")
+    with pytest.raises(GalsegError, match="not a readable safetensors"):
+        read_checkpoint(tmp_path / "junk.safetensors")
+    save_file({"w": torch.zeros(2)}, tmp_path / "plain.safetensors")
+    with pytest.raises(GalsegError, match="not a galseg checkpoint"):
+        read_checkpoint(tmp_path / "plain.safetensors")
+    with pytest.raises(GalsegError, match=r"\.safetensors"):
+        save_checkpoint(tmp_path / "x.pt", build_network(ModelConfig()), ModelConfig())
+
+
+def test_an_encoder_checkpoint_is_not_an_assistant(encoder_path):
+    with pytest.raises(GalsegError, match="only an encoder.*galseg train head"):
+        load_assistant(encoder_path, device="cpu")
+
+
+def test_a_missing_shipped_checkpoint_says_how_to_train_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_assistant, "SHIPPED_CHECKPOINT", tmp_path / "none.safetensors")
+    with pytest.raises(GalsegError, match="galseg train encoder"):
+        load_assistant()
+
+
+# ---------------------------------------------------- timm Hugging Face layout
+def make_timm_folder(path: Path, weights: str = "model.safetensors", arch="resnet10t") -> Path:
+    """An encoder folder as Zoobot publishes them: greyscale, own mean and std, a classifier."""
+    path.mkdir()
+    model = timm.create_model(arch, num_classes=5, in_chans=1)
+    state = model.state_dict()
+    if weights.endswith(".safetensors"):
+        save_file(state, path / weights)
+    else:
+        torch.save(state, path / weights)
+    cfg = {
+        "input_size": [1, 224, 224],
+        "mean": [0.3],
+        "std": [0.2],
+        "num_classes": 5,
+        "classifier": "fc",
+        "interpolation": "bicubic",
+    }
+    config = {"architecture": "resnet10t", "num_classes": 5, "pretrained_cfg": cfg}
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "pytorch_model.bin"])
+def test_an_encoder_in_timm_layout_loads_with_its_weights_and_preprocessing(tmp_path, weights):
+    folder = make_timm_folder(tmp_path / "zoobot-like", weights)
+    encoder = read_timm_folder(folder)
+    assert encoder.architecture == "resnet10t" and encoder.out_indices == (0, 1, 2, 3)
+    prep = encoder.preprocessing
+    assert (prep.in_chans, prep.mean, prep.std) == (1, (0.3,), (0.2,))
+    module = encoder.create()
+    saved = encoder.state_dict["conv1.0.weight"]
+    assert torch.equal(module.state_dict()["conv1.0.weight"], saved)
+    cutout = simulate_galaxy(2, size=48).cutout
+    expected = (normalize(cutout, "lsb").mean(axis=0) - 0.3) / 0.2
+    np.testing.assert_allclose(model_input(cutout, prep)[0], expected, atol=1e-5)
+
+
+def test_a_head_trained_on_a_timm_folder_keeps_its_preprocessing(tmp_path, sim):
+    folder = make_timm_folder(tmp_path / "enc")
+    out = tmp_path / "zoo.safetensors"
+    train_head(out, folder, steps=1, **TINY)
+    assistant = load_assistant(out, device="cpu")
+    assert assistant.config.preprocessing.mean == (0.3,)
+    assistant.set_image(sim.cutout)  # three bands into a greyscale encoder
+    assert assistant.complete(stroke_of(sim.truth, 1), sim.truth == 4, 1).mask.shape == (64, 64)
+
+
+def test_bad_timm_folders_are_clear_errors(tmp_path):
+    with pytest.raises(GalsegError, match="not a folder"):
+        read_timm_folder(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GalsegError, match="no config.json"):
+        read_timm_folder(tmp_path / "empty")
+    folder = make_timm_folder(tmp_path / "b")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(GalsegError, match="no weights"):
+        read_timm_folder(folder)
+    folder = make_timm_folder(tmp_path / "c", arch="resnet14t")  # weights of another net
+    with pytest.raises(GalsegError, match="do not fit resnet10t"):
+        read_timm_folder(folder)
+    folder = make_timm_folder(tmp_path / "d")
+    (folder / "config.json").write_text(json.dumps({"architecture": "no_such_net_v9"}))
+    with pytest.raises(GalsegError, match="architecture"):
+        read_timm_folder(folder)
+
+
+# ----------------------------------------------------------------- bad input
+def test_bad_inputs_to_the_assistant_are_clear_errors(checkpoint_path, sim):
+    assistant = load_assistant(checkpoint_path, device="cpu")
+    empty = np.zeros((64, 64), bool)
+    with pytest.raises(GalsegError, match="set_image"):
+        assistant.complete(empty, empty, 1)
+    with pytest.raises(GalsegError, match="Cutout"):
+        assistant.set_image(sim.cutout.data)
+    assistant.set_image(sim.cutout)
+    with pytest.raises(GalsegError, match=r"shape \(32, 32\)"):
+        assistant.complete(np.zeros((32, 32), bool), empty, 1)
+    with pytest.raises(GalsegError, match="unknown class 'spiral'"):
+        assistant.complete(empty, empty, "spiral")
+    with pytest.raises(GalsegError, match="unlabelled"):
+        assistant.complete(empty, empty, 0)
+    with pytest.raises(GalsegError, match=r"\[0, 1\]"):
+        assistant.complete(empty, empty, 1, previous=np.full((64, 64), 2.0))
+    with pytest.raises(GalsegError, match="previous completion has shape"):
+        assistant.complete(empty, empty, 1, previous=np.zeros((3, 3)))
+
+
+# ------------------------------------------------------------------- strokes
+@pytest.mark.parametrize("seed", range(4))
+def test_scribbles_lie_inside_the_truth_and_negatives_outside(seed, sim):
+    rng = np.random.default_rng(seed)
+    for value in (1, 4):
+        target = sim.truth == value
+        stroke = scribble(target, rng)
+        assert stroke.any() and not (stroke & ~target).any()
+        negative = negative_stroke(target, rng, other=(sim.truth != 0) & ~target)
+        assert negative.any() and not (negative & target).any()
+    assert not scribble(np.zeros((8, 8), bool), rng).any()
+
+
+def test_next_stroke_goes_into_the_largest_error():
+    target = np.zeros((40, 40), bool)
+    target[5:35, 5:15] = True
+    missing = target.copy()
+    missing[5:35, 10:15] = False  # misses a 30x5 strip
+    stroke, positive = next_stroke(target, missing, np.random.default_rng(0))
+    assert positive and stroke.any() and not (stroke & ~(target & ~missing)).any()
+    spilling = target.copy()
+    spilling[5:35, 15:30] = True  # spills a 30x15 strip
+    spilling[20, 5] = False  # and misses one pixel
+    stroke, positive = next_stroke(target, spilling, np.random.default_rng(0))
+    assert not positive and stroke.any() and not (stroke & ~(spilling & ~target)).any()
+    stroke, positive = next_stroke(target, target, np.random.default_rng(0))
+    assert not stroke.any()
+
+
+# ------------------------------------------------------------------ training
+def test_head_training_lowers_the_loss_on_a_fixed_batch(encoder_path, sim):
+    checkpoint = read_checkpoint(encoder_path)
+    torch.manual_seed(0)
+    network = checkpoint.network(head=False)
+    _train._training_mode(network)
+    images = torch.from_numpy(model_input(sim.cutout, checkpoint.config.preprocessing)[None])
+    optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
+
+    def loss() -> torch.Tensor:
+        rng = np.random.default_rng(1)  # the same episode every time
+        return _train._episodes_loss(
+            network, images, [sim.truth], checkpoint.config, rng, rounds=1, empty_fraction=0.0
+        )
+
+    with torch.no_grad():
+        before = float(loss())
+    for _ in range(15):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = float(loss())
+    assert after < 0.8 * before
+
+
+def test_training_resumes_where_it_was_interrupted(tmp_path):
+    out = tmp_path / "enc.safetensors"
+    options = {"n": 4, "size": 32, "steps": 6, "batch": 2, "device": "cpu"}
+
+    def interrupt(done, total):
+        if total == 6 and done == 4:  # the training steps, not the simulation
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_encoder(out, progress=interrupt, **options)
+    assert (tmp_path / "enc.resume.pt").exists() and not out.exists()
+    with pytest.raises(GalsegError, match="other settings"):
+        train_encoder(out, **{**options, "lr": 1e-2})
+    resumed = train_encoder(out, **options)
+    assert resumed.resumed_at == 4 and not (tmp_path / "enc.resume.pt").exists()
+    straight = train_encoder(tmp_path / "straight.safetensors", **options)
+    np.testing.assert_allclose(resumed.losses, straight.losses, rtol=1e-4)
+
+
+def test_training_refuses_held_out_seeds_and_bad_sizes(tmp_path, encoder_path):
+    with pytest.raises(GalsegError, match="held out"):
+        train_encoder(tmp_path / "e.safetensors", seed=gm.HELD_OUT_SEEDS - 2, steps=1, **TINY)
+    with pytest.raises(GalsegError, match="multiple of the network stride"):
+        train_head(tmp_path / "h.safetensors", encoder_path, **{**TINY, "size": 72}, steps=1)
+
+
+# ------------------------------------------------------------------ finetune
+@pytest.fixture(scope="module")
+def store(folder):
+    store = MaskStore.open(folder / "masks.zarr")
+    for seed in range(8):
+        kind = ("tidal_stream", "shell", "bar")[seed % 3]
+        sim = simulate_galaxy(seed, size=64, features=(kind,), feature_sb=25.0)
+        store.save_mask(store.add_cutout(sim.cutout), sim.truth, "ada")
+    return store
+
+
+def test_finetune_scores_held_back_cutouts_and_writes_a_loadable_checkpoint(
+    store, checkpoint_path, tmp_path
+):
+    assert {held_back(i, 0.5) for i in store.ids()} == {True, False}
+    out = tmp_path / "tuned.safetensors"
+    report = finetune(store, checkpoint_path, out, steps=2, batch=2, holdout=0.5, device="cpu")
+    assert report.n_train + report.n_held_back == 8 and report.n_scored > 0
+    assert 0.0 <= report.score_before <= 1.0 and 0.0 <= report.score_after <= 1.0
+    assistant = load_assistant(out, device="cpu")
+    assert assistant.identity == read_checkpoint(out).identity
+    card = read_checkpoint(out).card["training"]["finetune"]
+    assert card["held_back_score"]["after"] == report.score_after
+    assert card["n_held_back"] == report.n_held_back
+
+
+def test_finetune_refuses_to_overwrite_its_start_or_an_empty_split(store, checkpoint_path):
+    with pytest.raises(GalsegError, match="not over it"):
+        finetune(store, checkpoint_path, checkpoint_path, steps=1, device="cpu")
+    other = checkpoint_path.with_name("x.safetensors")
+    with pytest.raises(GalsegError, match="both are needed"):
+        finetune(store, checkpoint_path, other, holdout=1e-9, steps=1, device="cpu")
+
+
+# ----------------------------------------------------------------------- CLI
+def test_cli_trains_an_encoder_a_head_and_finetunes(tmp_path, store, capsys):
+    enc, head, tuned = (tmp_path / f"{n}.safetensors" for n in ("enc", "head", "tuned"))
+    common = ["--n", "4", "--size", "32", "--steps", "2", "--batch", "2", "--device", "cpu"]
+    assert main(["train", "encoder", "--out", str(enc), *common]) == 0
+    assert main(["train", "head", "--encoder", str(enc), "--out", str(head), *common]) == 0
+    tune = ["--store", str(store.path), "--from", str(head), "--out", str(tuned)]
+    assert main(["finetune", *tune, "--steps", "1", "--holdout", "0.5", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "held back" in out and "->" in out
+    card = read_checkpoint(head).card["training"]
+    assert card["command"].startswith("galseg train head --encoder")
+    load_assistant(tuned, device="cpu")
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    missing, out = tmp_path / "missing.safetensors", tmp_path / "h.safetensors"
+    command = ["train", "head", "--encoder", str(missing), "--out", str(out), "--device", "cpu"]
+    assert main(command) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("galseg: error:") and "no such checkpoint" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "function"),
+    [("train encoder", train_encoder), ("train head", train_head), ("finetune", finetune)],
+)
+def test_cli_defaults_are_the_library_defaults(command, function):
+    from galseg.cli import _parser
+
+    required = {
+        "train encoder": ["--out", "o.safetensors"],
+        "train head": ["--out", "o.safetensors", "--encoder", "e"],
+        "finetune": ["--store", "s", "--from", "a", "--out", "b"],
+    }[command]
+    args = vars(_parser().parse_args([*command.split(), *required]))
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    renamed = {"arch": "architecture"}
+    shared = {renamed.get(k, k): v for k, v in args.items() if renamed.get(k, k) in defaults}
+    assert shared and all(defaults[k] == v for k, v in shared.items() if k != "progress")
