@@ -305,3 +305,23 @@ def test_renaming_the_annotator_saves_new_strokes_under_the_new_name(annotator):
     assert store.latest(annotator.current_id, "bob").annotator == "bob"
     assert (store.load_mask(annotator.current_id, "ada") == 1).any()
     assert not (store.load_mask(annotator.current_id, "ada") == 2).any()
+
+
+def test_closing_the_window_saves_the_last_strokes(make_napari_viewer, qtbot, tmp_path):
+    """The close request of the main window saves at once (before any autosave).
+
+    The close event is handed to the widget's filter on the main window, as Qt
+    does first on a real close; closing the window for real here would pull
+    the viewer from under napari's test fixture.
+    """
+    from qtpy.QtGui import QCloseEvent
+
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
+    qtbot.waitUntil(widget.isVisible)
+    paint_stroke(widget.mask_layer, (64, 64), label=4)
+    painted = widget.mask_layer.data.copy()
+    assert widget._close_filter.eventFilter(widget.window(), QCloseEvent()) is False
+    store = MaskStore.open(tmp_path / "masks.zarr", mode="r")
+    np.testing.assert_array_equal(store.load_mask(widget.current_id, "ada"), painted)
+    widget.close_session()

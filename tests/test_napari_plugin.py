@@ -131,3 +131,18 @@ def test_reader_leaves_foreign_zarr_and_gz_files_to_other_plugins(tmp_path):
     assert get_reader(str(tmp_path / "ome.zarr")) is None
     assert get_reader(str(tmp_path / "scan.nii.gz")) is None
     assert get_reader(str(sample_dir() / "truth.zarr")) is not None
+
+
+@pytest.mark.gui
+def test_plugins_menu_entry_docks_the_annotator(make_napari_viewer, tmp_path, monkeypatch):
+    from galseg.settings import Settings, save_settings
+
+    monkeypatch.setenv("GALSEG_CONFIG_DIR", str(tmp_path / "config"))
+    save_settings(Settings(annotator="ada"))  # as remembered from an earlier run
+    viewer = make_napari_viewer()
+    _, opener = viewer.window.add_plugin_dock_widget("napari-galseg", "galseg annotator")
+    opener.open(sample_dir(), tmp_path / "masks.zarr")
+    widget = opener.annotator_widget
+    assert widget is not None and len(widget.queue) == len(SAMPLES)
+    assert widget.queue.annotator == "ada"
+    widget.close_session()

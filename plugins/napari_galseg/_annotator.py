@@ -84,7 +84,6 @@ class AnnotatorWidget(QWidget):
         self._closed = False
         self._close_filter = _CloseFilter(self.flush)  # the close may yet be cancelled
         self.destroyed.connect(self._forget_viewer_hooks(viewer))
-        viewer.window._qt_window.installEventFilter(self._close_filter)
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
         viewer.bind_key("PageUp", lambda _: self.previous(), overwrite=True)
@@ -181,6 +180,11 @@ class AnnotatorWidget(QWidget):
             queue_layout.addWidget(check)
         layout.addWidget(queue)
         layout.addStretch(1)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Once docked, save when the main window is asked to close."""
+        self.window().installEventFilter(self._close_filter)  # Qt ignores a repeat
+        super().showEvent(event)
 
     # --------------------------------------------------------------- navigation
     @property

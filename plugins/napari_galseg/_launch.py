@@ -67,7 +67,7 @@ def launch(
 
         viewer = napari.Viewer(title="galseg annotator")
     if not annotator:
-        annotator = _ask_annotator(viewer)
+        annotator = _ask_annotator()
         if not annotator:
             viewer.close()
             raise GalsegError("no annotator name given; every mask is saved with one")
@@ -79,11 +79,11 @@ def launch(
     return widget
 
 
-def _ask_annotator(viewer: napari.Viewer) -> str | None:
-    from qtpy.QtWidgets import QInputDialog
+def _ask_annotator() -> str | None:
+    from qtpy.QtWidgets import QApplication, QInputDialog
 
     name, ok = QInputDialog.getText(
-        viewer.window._qt_window,
+        QApplication.activeWindow(),
         "galseg",
         "Your name, stored with every mask you save (asked once):",
     )
