@@ -120,3 +120,12 @@ def test_the_installed_command_reports_bad_input_without_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert "truncated.fits" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_output_is_one_line_too(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    status = main(["simulate", "--n", "1", "--size", "32", "--out", str(blocker / "sims")])
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith("galseg: error: ") and "file" in err
+    assert len(err.strip().splitlines()) == 1

@@ -8,7 +8,9 @@ cutout and checkpoint); a light UNet head turns the strokes, their distance
 maps and the previous completion into a mask of the target class at every
 stroke (:meth:`Assistant.complete`), or every class without strokes
 (:meth:`Assistant.segment`). :func:`train_head` trains the head on simulated
-interactive episodes and :func:`finetune` retrains it on a mask store.
+interactive episodes, :func:`finetune` retrains it on a mask store and
+:func:`benchmark_completion` measures it against the strokes alone and a random
+walker (``galseg bench completion``).
 
 This package needs the optional dependencies (``pip install "galseg[model]"``:
 torch, timm, safetensors, scikit-image); ``import galseg`` never imports it.
@@ -24,6 +26,7 @@ Examples
 """
 
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, load_assistant
+from ._benchmark import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
 from ._checkpoint import Checkpoint, read_checkpoint, save_checkpoint
 from ._data import HELD_OUT_SEEDS
@@ -45,6 +48,7 @@ __all__ = [
     "Assistant",
     "Checkpoint",
     "Completion",
+    "CompletionBenchmark",
     "FeatureCache",
     "FinetuneReport",
     "ModelConfig",
@@ -53,6 +57,7 @@ __all__ = [
     "Question",
     "TimmEncoder",
     "TrainReport",
+    "benchmark_completion",
     "build_network",
     "finetune",
     "held_back",

@@ -1,0 +1,835 @@
+"""The completion benchmark: galseg against the strokes alone and a random walker.
+
+Protocol
+--------
+*Cutouts.* For each feature class (tidal stream, shell, tidal tail, bar),
+``n`` held-out simulated cutouts (seeds from :data:`HELD_OUT_SEEDS` on, never
+used in training), made with that feature forced
+(``simulate_galaxy(features=(kind,))``). A tidal feature gets a peak surface
+brightness drawn from the training distribution restricted to its visible
+part: uniform in ``truth limit + FEATURE_SB_RANGE[0] .. truth limit`` (a bar's
+brightness follows from the galaxy). A seed is kept only if the truth has at
+least ``min_pixels`` pixels of the class; otherwise the next seed is tried.
+
+*Strokes.* A simulated expert draws stroke 1 along the feature
+(:func:`~galseg.model.scribble`), then each next stroke into the largest error
+of the *driver*'s completion (:func:`~galseg.model.next_stroke`: paint where
+it misses, erase where it spills). Every method sees the same strokes, so the
+comparison is paired; by default the driver is galseg (the expert corrects the
+tool they use), which places the baselines' later strokes where galseg, not
+they, went wrong.
+
+*Methods*, all given the same positive and negative strokes:
+
+- ``galseg``: :meth:`Assistant.complete`, its last probability fed back as
+  ``previous``;
+- ``strokes alone``: the painted pixels minus the erased ones;
+- ``random_walker``: :func:`skimage.segmentation.random_walker` on the image
+  the model sees, stretched (:func:`galseg.stretch.normalize`, the
+  checkpoint's preset) and averaged over bands. Seeds: label 1 on the positive
+  strokes, label 2 on the negative strokes and on the cutout's one-pixel
+  border (a walker needs a background seed from stroke 1 on; a positive
+  stroke overrides the border). It is solved directly (``mode="bf"``): on
+  256x256 cutouts with so few seeds the conjugate-gradient modes (``"cg"``,
+  ``"cg_j"``) took 25-30 times longer here for the same masks. ``beta`` is
+  :data:`WALKER_BETA`, tuned lightly on 12 training-range cutouts (3 per class,
+  seeds 900 000 on, the walker's own errors placing the strokes): mean IoU
+  after 3 strokes 0.36, 0.44, 0.51 and 0.47 for ``beta`` 130 (scikit-image's
+  default), 500, 2000 and 5000; 30 and 20 000 did no better on 8 of them.
+
+*Scores.* Mean IoU after 1, 2, 3 and 5 strokes, and NoC@80: the number of
+strokes to reach IoU 0.80, at most ``max_strokes``; a method that does not
+get there within ``max_strokes`` strokes counts ``max_strokes`` and is
+counted as failed. Every method runs on strokes 1 to 5; after that, only
+until it reaches 0.80 (the driver runs on every stroke). Automatic mode is
+scored by the IoU of :meth:`Assistant.segment` (no strokes) against the
+truth of the forced class. "all" rows average over every cutout (the classes
+have equally many).
+
+*Latency.* :meth:`Assistant.set_image` is timed once per cutout with an
+empty feature cache, :meth:`Assistant.complete` at every stroke of every
+episode. Segment Anything ViT-B (``segment-anything``, random weights: timing
+only) runs in the same process on the same device: its image encoder on its
+1024x1024 input, and its prompt encoder plus mask decoder on 10 points and a
+previous low-resolution mask, upscaled to a 256x256 cutout as
+``SamPredictor.predict`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+import platform
+import time
+from typing import Any
+import warnings
+
+import numpy as np
+import torch
+
+from .._progress import Progress, track
+from ..cutout import Cutout
+from ..errors import GalsegError
+from ..simulate import FEATURE_KINDS, FEATURE_SB_RANGE, SURVEYS, simulate_galaxy, truth_limit
+from ..stretch import normalize
+from ..taxonomy import DEFAULT_TAXONOMY
+from ._assistant import Assistant, load_assistant
+from ._checkpoint import Checkpoint
+from ._data import HELD_OUT_SEEDS
+from ._evaluate import iou
+from ._strokes import next_stroke, scribble
+
+__all__ = [
+    "AFTER",
+    "GOOD_IOU",
+    "METHODS",
+    "MIN_PIXELS",
+    "WALKER_BETA",
+    "BenchCase",
+    "CompletionBenchmark",
+    "Episode",
+    "Target",
+    "Timing",
+    "benchmark_cases",
+    "benchmark_completion",
+    "galseg_completer",
+    "random_walker_completer",
+    "run_episode",
+    "strokes_alone",
+    "time_sam",
+    "walker_image",
+]
+
+Completer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``completer(positive, negative) -> mask``: one method's answer to the strokes so far."""
+
+METHODS = ("galseg", "strokes alone", "random_walker")
+"""The methods compared, in the order printed."""
+
+AFTER = (1, 2, 3, 5)
+"""Strokes after which the mean IoU is reported."""
+
+GOOD_IOU = 0.8
+"""The IoU of NoC@80."""
+
+WALKER_BETA = 2000.0
+"""``beta`` of the random walker (see the module notes for how it was chosen)."""
+
+MIN_PIXELS = 50
+"""Least truth pixels of the forced class for a cutout to be used."""
+
+
+# --------------------------------------------------------------------- cutouts
+@dataclass(frozen=True, eq=False)
+class BenchCase:
+    """A held-out simulated cutout with one forced feature class.
+
+    Attributes
+    ----------
+    kind : str
+        The class (a name of :data:`galseg.simulate.FEATURE_KINDS`).
+    seed : int
+        Its simulator seed.
+    cutout : Cutout
+        The image.
+    target : ndarray of bool, shape (y, x)
+        Truth mask of ``kind``.
+    feature_sb : float or None
+        Peak surface brightness of the tidal feature (None for a bar).
+    """
+
+    kind: str
+    seed: int
+    cutout: Cutout
+    target: np.ndarray
+    feature_sb: float | None
+
+
+def benchmark_cases(
+    n: int,
+    *,
+    seed: int = HELD_OUT_SEEDS,
+    survey: str = "legacy",
+    size: int = 256,
+    min_pixels: int = MIN_PIXELS,
+    progress: Progress = False,
+) -> list[BenchCase]:
+    """``n`` held-out cutouts per feature class (see the module notes).
+
+    Seeds are tried in turn from ``seed`` on, class after class.
+
+    Raises
+    ------
+    GalsegError
+        If ``seed`` lies in the training range, the survey is unknown, or
+        too few seeds give a visible feature.
+
+    Examples
+    --------
+    >>> cases = benchmark_cases(1, size=64)
+    >>> [case.kind for case in cases], bool(cases[0].target.any())
+    (['tidal_stream', 'shell', 'tidal_tail', 'bar'], True)
+    """
+    if n < 1:
+        raise GalsegError(f"the benchmark needs at least 1 cutout per class, got {n}")
+    if seed < HELD_OUT_SEEDS:
+        raise GalsegError(f"benchmark seeds must be held out (>= {HELD_OUT_SEEDS}), got {seed}")
+    if survey not in SURVEYS:
+        raise GalsegError(f"unknown survey {survey!r}; presets are {', '.join(SURVEYS)}")
+    cases = _draw_cases(n, seed, survey, size, min_pixels)
+    return list(track(cases, n * len(FEATURE_KINDS), "simulate", progress))
+
+
+def _draw_cases(n: int, seed: int, survey: str, size: int, min_pixels: int):
+    """Yield ``n`` usable cases per class, trying seeds from ``seed`` on."""
+    next_seed, limit = seed, seed + 20 * n * len(FEATURE_KINDS)
+    for kind in FEATURE_KINDS:
+        found = 0
+        while found < n:
+            if next_seed >= limit:
+                raise GalsegError(
+                    f"too few seeds from {seed} give a {kind} of at least {min_pixels} pixels"
+                )
+            case = _simulate_case(kind, next_seed, survey, size)
+            next_seed += 1
+            if np.count_nonzero(case.target) >= min_pixels:
+                found += 1
+                yield case
+
+
+def _simulate_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
+    """A cutout with ``kind`` forced, a tidal feature at a visible brightness."""
+    feature_sb = None
+    if kind != "bar":
+        low = FEATURE_SB_RANGE[0]
+        feature_sb = truth_limit(SURVEYS[survey]) + np.random.default_rng([seed, 5]).uniform(low, 0)
+    sim = simulate_galaxy(seed, survey, size, features=(kind,), feature_sb=feature_sb)
+    target = sim.truth == DEFAULT_TAXONOMY[kind].value
+    return BenchCase(kind, seed, sim.cutout, target, feature_sb)
+
+
+# ------------------------------------------------------------------- methods
+def strokes_alone(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """The baseline of no completion: painted pixels minus erased ones.
+
+    Examples
+    --------
+    >>> strokes_alone(np.array([1, 1, 0], bool), np.array([0, 1, 1], bool))
+    array([ True, False, False])
+    """
+    return np.asarray(positive, dtype=bool) & ~np.asarray(negative, dtype=bool)
+
+
+def galseg_completer(
+    assistant: Assistant, label: int | str, times: list[float] | None = None
+) -> Completer:
+    """Complete with ``assistant`` on its current image, feeding each completion back.
+
+    Parameters
+    ----------
+    assistant : Assistant
+        With the cutout set (:meth:`Assistant.set_image`).
+    label : int or str
+        The class completed.
+    times : list of float, optional
+        Where to append the seconds each :meth:`Assistant.complete` takes.
+    """
+    previous: np.ndarray | None = None
+
+    def complete(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        nonlocal previous
+        start = time.perf_counter()
+        completion = assistant.complete(positive, negative, label, previous)
+        if times is not None:
+            times.append(time.perf_counter() - start)
+        previous = completion.probability
+        return completion.mask
+
+    return complete
+
+
+def random_walker_completer(image: np.ndarray, *, beta: float = WALKER_BETA) -> Completer:
+    """Complete with scikit-image's random walker on a 2-D image (seeds in the module notes).
+
+    Examples
+    --------
+    >>> image = np.zeros((20, 20)); image[5:15, 5:15] = 1.0
+    >>> positive = np.zeros((20, 20), bool); positive[9:11, 9:11] = True
+    >>> mask = random_walker_completer(image)(positive, np.zeros_like(positive))
+    >>> int(mask.sum())
+    100
+    """
+    from skimage.segmentation import random_walker
+
+    border = np.ones(image.shape, dtype=bool)
+    border[1:-1, 1:-1] = False
+
+    def complete(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        labels = np.where(border | negative, 2, 0).astype(np.int32)
+        labels[positive] = 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # isolated pixels, probability range
+            return random_walker(image, labels, beta=beta, mode="bf") == 1
+
+    return complete
+
+
+def walker_image(cutout: Cutout, stretch: str) -> np.ndarray:
+    """The random walker's image: the stretched bands' mean (what the model sees)."""
+    return normalize(cutout, stretch).mean(axis=0)
+
+
+# ------------------------------------------------------------------- episodes
+def run_episode(
+    target: np.ndarray,
+    completers: Mapping[str, Completer],
+    rng: np.random.Generator,
+    *,
+    driver: str = "galseg",
+    max_strokes: int = 10,
+    always: int = max(AFTER),
+) -> tuple[dict[str, list[float]], list[bool]]:
+    """Play one simulated expert's strokes and score every method on each.
+
+    Stroke 1 is a :func:`~galseg.model.scribble` along ``target``; each next
+    stroke goes into the largest error of the ``driver``'s completion. Every
+    completer gets the same cumulative ``(positive, negative)`` masks (fresh
+    arrays at each stroke).
+
+    Parameters
+    ----------
+    target : ndarray of bool, shape (y, x)
+        The true mask.
+    completers : mapping of str to callable
+        ``completer(positive, negative) -> mask`` by method name.
+    rng : numpy.random.Generator
+        Random numbers for the strokes.
+    driver : str
+        The method whose errors place the next stroke.
+    max_strokes : int
+        Most strokes.
+    always : int
+        Every method runs on strokes 1 to ``always``; later, only until its
+        IoU reaches :data:`GOOD_IOU` (the driver runs on every stroke).
+
+    Returns
+    -------
+    ious : dict of str to list of float
+        Each method's IoU after each stroke it ran on.
+    signs : list of bool
+        Each stroke: True to paint, False to erase.
+
+    Examples
+    --------
+    >>> target = np.zeros((32, 32), bool); target[8:24, 4:28] = True
+    >>> ious, signs = run_episode(target, {"strokes": strokes_alone}, np.random.default_rng(0),
+    ...                           driver="strokes", max_strokes=3)
+    >>> len(ious["strokes"]), signs[0]
+    (3, True)
+    """
+    if driver not in completers:
+        raise GalsegError(f"the driver {driver!r} is not one of the methods {list(completers)}")
+    target = np.asarray(target, dtype=bool)
+    positive, negative = scribble(target, rng), np.zeros(target.shape, dtype=bool)
+    ious: dict[str, list[float]] = {name: [] for name in completers}
+    signs = [True]
+    while True:
+        masks = {}
+        for name, complete in completers.items():
+            if name == driver or len(signs) <= always or not _reached(ious[name]):
+                masks[name] = complete(positive, negative)
+                ious[name].append(iou(masks[name], target))
+        done = len(signs) >= always and all(_reached(v) for v in ious.values())
+        if done or len(signs) >= max_strokes:
+            break
+        stroke, is_positive = next_stroke(target, masks[driver], rng)
+        if not stroke.any():  # the driver is exact: nothing left to correct
+            break
+        if is_positive:
+            positive = positive | stroke
+        else:
+            negative = negative | stroke
+        signs.append(is_positive)
+    return ious, signs
+
+
+def _reached(ious: Sequence[float]) -> bool:
+    return any(value >= GOOD_IOU for value in ious)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One class completed on one cutout.
+
+    Attributes
+    ----------
+    kind : str
+        The class.
+    seed : int
+        The cutout's simulator seed.
+    ious : dict of str to tuple of float
+        Each method's IoU after each stroke it ran on (see :func:`run_episode`).
+    signs : tuple of bool
+        The strokes, shared by every method: True to paint, False to erase.
+    automatic : float
+        IoU of :meth:`Assistant.segment`'s mask of the class (no strokes).
+    max_strokes : int
+        The NoC cap.
+    """
+
+    kind: str
+    seed: int
+    ious: Mapping[str, tuple[float, ...]]
+    signs: tuple[bool, ...]
+    automatic: float
+    max_strokes: int
+
+    def iou_after(self, method: str, strokes: int) -> float:
+        """IoU after ``strokes`` strokes (the last one if the episode ended sooner)."""
+        values = self.ious[method]
+        return values[min(strokes, len(values)) - 1]
+
+    def noc(self, method: str) -> int:
+        """Strokes to reach :data:`GOOD_IOU`, or ``max_strokes`` if never."""
+        for count, value in enumerate(self.ious[method], start=1):
+            if value >= GOOD_IOU:
+                return count
+        return self.max_strokes
+
+    def failed(self, method: str) -> bool:
+        """Whether the method never reached :data:`GOOD_IOU`."""
+        return not _reached(self.ious[method])
+
+
+# -------------------------------------------------------------------- latency
+@dataclass(frozen=True)
+class Timing:
+    """Repeated timings of one operation.
+
+    Attributes
+    ----------
+    name : str
+        What was timed.
+    seconds : tuple of float
+        Each run.
+    """
+
+    name: str
+    seconds: tuple[float, ...]
+
+    @property
+    def p50(self) -> float:
+        """Median, in milliseconds."""
+        return float(np.percentile(self.seconds, 50) * 1e3)
+
+    @property
+    def p95(self) -> float:
+        """95th percentile, in milliseconds."""
+        return float(np.percentile(self.seconds, 95) * 1e3)
+
+
+def _timed(call: Callable[[], object], reps: int) -> tuple[float, ...]:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return tuple(times)
+
+
+def time_sam(
+    device: torch.device | str = "cpu",
+    *,
+    encoder_reps: int = 3,
+    decoder_reps: int = 20,
+    image_size: int = 256,
+) -> tuple[Timing, Timing]:
+    """Time Segment Anything ViT-B (random weights) as in the module notes.
+
+    Each part runs once untimed first.
+
+    Parameters
+    ----------
+    device : torch.device or str
+        Where to run it.
+    encoder_reps, decoder_reps : int
+        Timed runs of the image encoder and of prompt encoder + mask decoder.
+    image_size : int
+        Side of the cutout the decoder's mask is upscaled to.
+
+    Returns
+    -------
+    encoder, decoder : Timing
+
+    Raises
+    ------
+    GalsegError
+        If ``segment-anything`` is not installed.
+    """
+    sam_model_registry = _sam_registry()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        sam = sam_model_registry["vit_b"](checkpoint=None).to(device).eval()
+        side = sam.image_encoder.img_size
+        image = torch.randn(1, 3, side, side).to(device)
+        points = (torch.rand(1, 10, 2) * side).to(device)
+        point_labels = torch.tensor([[1] * 5 + [0] * 5], device=device)
+    with torch.inference_mode():
+        embedding = sam.image_encoder(image)
+        previous = torch.zeros(
+            1, 1, 4 * embedding.shape[-2], 4 * embedding.shape[-1], device=device
+        )
+
+        def decode() -> torch.Tensor:
+            sparse, dense = sam.prompt_encoder(
+                points=(points, point_labels), boxes=None, masks=previous
+            )
+            low_res, _ = sam.mask_decoder(
+                image_embeddings=embedding,
+                image_pe=sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            return sam.postprocess_masks(low_res, (side, side), (image_size, image_size)) > 0
+
+        decode()
+        encoder = _timed(lambda: _synced(sam.image_encoder(image)), encoder_reps)
+        decoder = _timed(lambda: _synced(decode()), decoder_reps)
+    return (
+        Timing(f"SAM ViT-B image encoder ({side}x{side})", encoder),
+        Timing("SAM ViT-B prompt encoder + mask decoder", decoder),
+    )
+
+
+def _sam_registry():
+    try:
+        from segment_anything import sam_model_registry
+    except ImportError:
+        raise GalsegError(
+            "timing SAM needs segment-anything: pip install segment-anything (or use --no-sam)"
+        ) from None
+    return sam_model_registry
+
+
+def _synced(result: torch.Tensor) -> torch.Tensor:
+    if result.is_cuda:
+        torch.cuda.synchronize(result.device)
+    return result
+
+
+def _time_set_image(assistant: Assistant, cutout: Cutout) -> float:
+    """Seconds of one :meth:`Assistant.set_image` with an empty cache."""
+    assistant.cache.clear()
+    start = time.perf_counter()
+    assistant.set_image(cutout)
+    if assistant.device.type == "cuda":
+        torch.cuda.synchronize(assistant.device)
+    return time.perf_counter() - start
+
+
+# -------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets.
+
+    Attributes
+    ----------
+    name : str
+        The target.
+    measured : str
+        What was measured.
+    holds : bool or None
+        Whether it holds (None when not measured, e.g. without SAM).
+    """
+
+    name: str
+    measured: str
+    holds: bool | None
+
+
+@dataclass(frozen=True)
+class CompletionBenchmark:
+    """The benchmark's measurements (see :func:`benchmark_completion`).
+
+    Attributes
+    ----------
+    episodes : tuple of Episode
+        One per cutout.
+    set_image, complete : Timing
+        galseg's latencies.
+    sam_encoder, sam_decoder : Timing or None
+        Segment Anything ViT-B's, when timed.
+    settings : dict
+        How it was run.
+    """
+
+    episodes: tuple[Episode, ...]
+    set_image: Timing
+    complete: Timing
+    sam_encoder: Timing | None = None
+    sam_decoder: Timing | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes benchmarked, in :data:`~galseg.simulate.FEATURE_KINDS` order."""
+        present = {e.kind for e in self.episodes}
+        return tuple(kind for kind in FEATURE_KINDS if kind in present)
+
+    def _of(self, kind: str | None) -> list[Episode]:
+        return [e for e in self.episodes if kind in (None, "all", e.kind)]
+
+    def mean_iou(self, method: str, strokes: int, kind: str | None = None) -> float:
+        """Mean IoU after ``strokes`` strokes over a class's cutouts (all by default)."""
+        return float(np.mean([e.iou_after(method, strokes) for e in self._of(kind)]))
+
+    def mean_noc(self, method: str, kind: str | None = None) -> float:
+        """Mean NoC@80 (failures counted at the cap)."""
+        return float(np.mean([e.noc(method) for e in self._of(kind)]))
+
+    def failures(self, method: str, kind: str | None = None) -> int:
+        """Cutouts where the method never reached IoU 0.80."""
+        return sum(e.failed(method) for e in self._of(kind))
+
+    def automatic_iou(self, kind: str | None = None) -> float:
+        """Mean IoU of automatic mode."""
+        return float(np.mean([e.automatic for e in self._of(kind)]))
+
+    def table(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The scores: ``table()[class or "all"][method][column]``.
+
+        Columns are ``"IoU@1"``, ``"IoU@2"``, ``"IoU@3"``, ``"IoU@5"``,
+        ``"NoC@80"`` and ``"failed"``; ``table()[class]["automatic"]`` has
+        ``"IoU"`` only.
+        """
+        rows: dict[str, dict[str, dict[str, float]]] = {}
+        for kind in (*self.classes, "all"):
+            rows[kind] = {
+                method: {
+                    **{f"IoU@{k}": self.mean_iou(method, k, kind) for k in AFTER},
+                    "NoC@80": self.mean_noc(method, kind),
+                    "failed": float(self.failures(method, kind)),
+                }
+                for method in METHODS
+            }
+            rows[kind]["automatic"] = {"IoU": self.automatic_iou(kind)}
+        return rows
+
+    def targets(self) -> list[Target]:
+        """The issue's targets and whether each holds."""
+        ours, walker = self.mean_iou("galseg", 3), self.mean_iou("random_walker", 3)
+        complete, decoder, encoder = self.complete.p50, self.sam_decoder, self.sam_encoder
+        targets = [
+            Target("mean IoU after 3 strokes >= 0.80 (4 classes)", f"{ours:.3f}", ours >= 0.80),
+            Target(
+                "... and >= random_walker + 0.15",
+                f"{ours:.3f} vs {walker:.3f} ({ours - walker:+.3f})",
+                ours >= walker + 0.15,
+            ),
+            Target("complete p50 <= 30 ms", f"{complete:.1f} ms", complete <= 30.0),
+        ]
+        for name, ours_ms, sam, limit in (
+            ("complete p50 <= 0.5x SAM ViT-B mask decoder", complete, decoder, 0.5),
+            ("set_image p50 <= 0.05x SAM ViT-B image encoder", self.set_image.p50, encoder, 0.05),
+        ):
+            if sam is None:
+                targets.append(Target(name, "SAM not timed", None))
+            else:
+                ratio = ours_ms / sam.p50
+                targets.append(Target(name, f"{ratio:.3f}x", ratio <= limit))
+        return targets
+
+    def report(self) -> str:
+        """The benchmark as printed: settings, scores, latency and targets."""
+        return "\n\n".join(
+            [self._header(), self._scores(), self._latency(), _targets_text(self.targets())]
+        )
+
+    def _header(self) -> str:
+        s = self.settings
+        count, classes = len(self.episodes), len(self.classes)
+        return "\n".join(
+            [
+                f"galseg completion benchmark: {s.get('checkpoint', '?')}",
+                f"{count} held-out simulated cutouts ({count // max(classes, 1)} per class), "
+                f"{s.get('survey', '?')} {s.get('size', '?')}x{s.get('size', '?')}, seeds "
+                f"{min(e.seed for e in self.episodes)}..{max(e.seed for e in self.episodes)}",
+                f"same strokes for every method, each next one in {s.get('driver', '?')}'s largest "
+                f"error; random_walker beta={s.get('beta', '?')}, mode bf",
+                f"NoC@80: strokes to IoU >= {GOOD_IOU:.2f}, at most {s.get('max_strokes', '?')}; "
+                "'failed' cutouts never got there and count at that cap",
+            ]
+        )
+
+    def _scores(self) -> str:
+        table = self.table()
+        columns = [f"IoU@{k}" for k in AFTER] + ["NoC@80", "failed"]
+        lines = [f"{'class':<13} {'method':<14}" + "".join(f"{c:>8}" for c in columns)]
+        for kind, rows in table.items():
+            for i, method in enumerate(METHODS):
+                cells = [f"{rows[method][c]:8.3f}" for c in columns[:-2]]
+                cells += [f"{rows[method]['NoC@80']:8.2f}", f"{rows[method]['failed']:8.0f}"]
+                lines.append(f"{kind if i == 0 else '':<13} {method:<14}" + "".join(cells))
+        lines.append("")
+        lines.append("automatic mode (segment, no strokes): IoU of each class")
+        lines.append(
+            "  ".join(f"{kind} {rows['automatic']['IoU']:.3f}" for kind, rows in table.items())
+        )
+        return "\n".join(lines)
+
+    def _latency(self) -> str:
+        s = self.settings
+        lines = [
+            f"latency on this machine ({s.get('machine', '?')}, {s.get('device', '?')}, "
+            f"{s.get('threads', '?')} torch threads)",
+            f"{'':<44}{'p50 ms':>10}{'p95 ms':>10}{'runs':>6}",
+        ]
+        timings = [self.set_image, self.complete, self.sam_encoder, self.sam_decoder]
+        for timing in timings:
+            if timing is not None:
+                lines.append(
+                    f"{timing.name:<44}{timing.p50:10.1f}{timing.p95:10.1f}{len(timing.seconds):6d}"
+                )
+        if self.sam_encoder is not None and self.sam_decoder is not None:
+            lines.append(
+                f"ratios (p50): set_image / SAM image encoder = "
+                f"{self.set_image.p50 / self.sam_encoder.p50:.4f}; complete / SAM mask decoder = "
+                f"{self.complete.p50 / self.sam_decoder.p50:.3f}"
+            )
+        else:
+            lines.append("SAM ViT-B not timed (--no-sam)")
+        return "\n".join(lines)
+
+
+def _targets_text(targets: Sequence[Target]) -> str:
+    marks = {True: "[ok]  ", False: "[FAIL]", None: "[n/a] "}
+    lines = ["targets (issue 5)"]
+    lines += [f"{marks[t.holds]} {t.name:<48} {t.measured}" for t in targets]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the run
+def benchmark_completion(
+    checkpoint: str | Path | Checkpoint | None = None,
+    *,
+    n: int = 12,
+    seed: int = HELD_OUT_SEEDS,
+    survey: str = "legacy",
+    size: int = 256,
+    max_strokes: int = 10,
+    driver: str = "galseg",
+    beta: float = WALKER_BETA,
+    sam: bool = True,
+    sam_reps: int = 3,
+    device: str = "auto",
+    progress: Progress = False,
+) -> CompletionBenchmark:
+    """Run the completion benchmark (protocol in :mod:`galseg.model._benchmark`).
+
+    Parameters
+    ----------
+    checkpoint : path-like or Checkpoint, optional
+        The galseg checkpoint (default: the shipped one).
+    n : int
+        Cutouts per class.
+    seed : int
+        First simulator seed (at least :data:`HELD_OUT_SEEDS`); the strokes
+        are seeded from it and each cutout's seed too.
+    survey : str
+        Survey preset of the cutouts.
+    size : int
+        Side of the cutouts in pixels.
+    max_strokes : int
+        Most strokes per cutout: the NoC@80 cap (at least 5).
+    driver : str
+        The method whose errors place each next stroke (one of :data:`METHODS`).
+    beta : float
+        The random walker's ``beta``.
+    sam : bool
+        Also time Segment Anything ViT-B (needs ``segment-anything``).
+    sam_reps : int
+        Timed runs of SAM's image encoder (its decoder gets ten times more).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``, for galseg and SAM alike.
+    progress : bool or callable
+        See :mod:`galseg._progress`.
+
+    Returns
+    -------
+    CompletionBenchmark
+
+    Raises
+    ------
+    GalsegError
+        On bad settings, a missing checkpoint, or ``sam`` without
+        ``segment-anything``.
+    """
+    if max_strokes < max(AFTER):
+        raise GalsegError(f"max_strokes must be at least {max(AFTER)}, got {max_strokes}")
+    if driver not in METHODS:
+        raise GalsegError(f"unknown driver {driver!r}; methods are {', '.join(METHODS)}")
+    if sam:
+        _sam_registry()  # fail now rather than after the episodes
+    assistant = load_assistant(checkpoint, device)
+    cases = benchmark_cases(n, seed=seed, survey=survey, size=size, progress=progress)
+    episodes, set_image, complete = [], [], []
+    for case in track(cases, len(cases), "benchmark", progress):
+        set_image.append(_time_set_image(assistant, case.cutout))
+        episodes.append(_play(assistant, case, seed, max_strokes, driver, beta, complete))
+    sam_timings = (None, None)
+    if sam:
+        sam_timings = time_sam(
+            assistant.device, encoder_reps=sam_reps, decoder_reps=10 * sam_reps, image_size=size
+        )
+    settings = {
+        "checkpoint": str(assistant.checkpoint_path),
+        "device": str(assistant.device),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "n": n,
+        "seed": seed,
+        "survey": survey,
+        "size": size,
+        "max_strokes": max_strokes,
+        "driver": driver,
+        "beta": beta,
+    }
+    return CompletionBenchmark(
+        tuple(episodes),
+        Timing(f"galseg set_image ({size}x{size})", tuple(set_image)),
+        Timing(f"galseg complete ({size}x{size})", tuple(complete)),
+        *sam_timings,
+        settings=settings,
+    )
+
+
+def _play(
+    assistant: Assistant,
+    case: BenchCase,
+    seed: int,
+    max_strokes: int,
+    driver: str,
+    beta: float,
+    times: list[float],
+) -> Episode:
+    """One episode on ``case`` (its image already set) and its automatic-mode score."""
+    image = walker_image(case.cutout, assistant.config.preprocessing.stretch)
+    completers = {
+        "galseg": galseg_completer(assistant, case.kind, times),
+        "strokes alone": strokes_alone,
+        "random_walker": random_walker_completer(image, beta=beta),
+    }
+    rng = np.random.default_rng([seed, case.seed])
+    ious, signs = run_episode(case.target, completers, rng, driver=driver, max_strokes=max_strokes)
+    automatic_mask = assistant.segment(case.cutout) == assistant.taxonomy[case.kind].value
+    automatic = iou(automatic_mask, case.target)
+    return Episode(
+        case.kind,
+        case.seed,
+        {name: tuple(values) for name, values in ious.items()},
+        tuple(signs),
+        automatic,
+        max_strokes,
+    )
