@@ -35,12 +35,14 @@ def staging_dir(root: Path) -> Iterator[Path]:
     """
     area = root / STAGING_NAME
     path = area / uuid.uuid4().hex
-    for attempt in range(5):
+    for attempt in range(20):
         try:
             path.mkdir(parents=True)
             break
-        except FileNotFoundError:  # another writer removed the empty area just now
-            if attempt == 4:
+        except (FileNotFoundError, FileExistsError):
+            # Another writer removed the empty area while this one was making
+            # it or entering it (mkdir then finds neither a folder nor room).
+            if attempt == 19:
                 raise
     try:
         yield path
