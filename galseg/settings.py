@@ -11,7 +11,7 @@ Examples
 >>> import os, tempfile
 >>> os.environ["GALSEG_CONFIG_DIR"] = tempfile.mkdtemp()
 >>> load_settings()
-Settings(annotator=None, stretch='lsb', show_bands=False)
+Settings(annotator=None, stretch='lsb', softening=1.0, show_bands=False)
 >>> save_settings(Settings(annotator="ada", stretch="asinh"))
 >>> load_settings().annotator
 'ada'
@@ -49,6 +49,8 @@ class Settings:
         The annotator's name, as recorded with their masks.
     stretch : str
         The last stretch preset (one of :data:`galseg.stretch.PRESETS`).
+    softening : float
+        The last softening factor of that preset (see :func:`galseg.stretch.preset`).
     show_bands : bool
         Whether the per-band image layers are shown (else only the colour
         composite).
@@ -56,6 +58,7 @@ class Settings:
 
     annotator: str | None = None
     stretch: str = "lsb"
+    softening: float = 1.0
     show_bands: bool = False
 
 
@@ -131,6 +134,9 @@ def _is_name(value: Any) -> bool:
 _VALID: dict[str, Callable[[Any], bool]] = {
     "annotator": lambda value: value is None or _is_name(value),
     "stretch": lambda value: value in PRESETS,
+    "softening": lambda value: isinstance(value, int | float)
+    and not isinstance(value, bool)
+    and 0.1 <= value <= 10.0,
     "show_bands": lambda value: isinstance(value, bool),
 }
 """Whether a value read from the file is acceptable, by setting."""

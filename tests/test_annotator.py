@@ -325,3 +325,14 @@ def test_closing_the_window_saves_the_last_strokes(make_napari_viewer, qtbot, tm
     store = MaskStore.open(tmp_path / "masks.zarr", mode="r")
     np.testing.assert_array_equal(store.load_mask(widget.current_id, "ada"), painted)
     widget.close_session()
+
+
+def test_stretch_choices_are_remembered_for_the_next_session(annotator, make_napari_viewer, tmp_path):
+    annotator.stretch_combo.setCurrentText("asinh")
+    annotator.softening_spin.setValue(2.5)
+    annotator.bands_check.setChecked(True)
+    again = launch([sample_dir()], tmp_path / "other.zarr", "ada", viewer=make_napari_viewer())
+    assert again.stretch_combo.currentText() == "asinh"
+    assert again.softening_spin.value() == pytest.approx(2.5)
+    assert again.bands_check.isChecked()
+    again.close_session()

@@ -24,12 +24,13 @@ def test_no_file_gives_the_defaults_silently(config, recwarn):
 
 
 def test_settings_round_trip_as_json(config):
-    settings = Settings(annotator="Ada Lovelace", stretch="asinh", show_bands=True)
+    settings = Settings(annotator="Ada Lovelace", stretch="asinh", softening=2.5, show_bands=True)
     save_settings(settings)
     assert settings_path() == config / "settings.json"
     assert json.loads(settings_path().read_text()) == {
         "annotator": "Ada Lovelace",
         "stretch": "asinh",
+        "softening": 2.5,
         "show_bands": True,
     }
     assert load_settings() == settings
@@ -103,3 +104,11 @@ def test_dot_config_without_platformdirs(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setitem(sys.modules, "platformdirs", None)  # import fails
     assert settings_path() == tmp_path / ".config" / "galseg" / "settings.json"
+
+
+@pytest.mark.parametrize("softening", [0.0, 50, True, "2"])
+def test_a_softening_out_of_range_is_forgotten(config, softening):
+    config.mkdir()
+    (config / "settings.json").write_text(json.dumps({"softening": softening, "stretch": "log"}))
+    with pytest.warns(UserWarning, match="softening"):
+        assert load_settings() == Settings(stretch="log")

@@ -135,7 +135,7 @@ class AnnotatorWidget(QWidget):
         self.softening_spin = QDoubleSpinBox()
         self.softening_spin.setRange(0.1, 10.0)
         self.softening_spin.setSingleStep(0.1)
-        self.softening_spin.setValue(1.0)
+        self.softening_spin.setValue(self.settings.softening)
         self.softening_spin.setPrefix("x ")
         self.softening_spin.setToolTip("Softening of the asinh/log stretch, relative to the preset's")
         self.softening_spin.valueChanged.connect(self._on_stretch)
@@ -338,7 +338,7 @@ class AnnotatorWidget(QWidget):
             _notify_error(str(exc))
 
     def _on_stretch(self, *_args) -> None:
-        self.remember(stretch=self.stretch_combo.currentText())
+        self.remember(stretch=self.stretch_combo.currentText(), softening=self.softening_spin.value())
         self._render()
 
     def _on_view_mode(self, per_band: bool) -> None:
