@@ -42,7 +42,7 @@ from .errors import GalsegError
 from .io import read_cutout
 from .store import MaskStore, check_name
 
-__all__ = ["BAND_ORDER", "QueueItem", "OpenedCutout", "AnnotationQueue", "find_cutouts"]
+__all__ = ["BAND_ORDER", "AnnotationQueue", "OpenedCutout", "QueueItem", "find_cutouts", "fits_files"]
 
 BAND_ORDER = ("u", "g", "r", "i", "z", "y", "j", "h", "k")
 """Bands from blue to red (compared without regard to case): the order of the
@@ -354,6 +354,25 @@ class AnnotationQueue:
 
 
 # --------------------------------------------------------------------- private
+def fits_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The FITS files directly in ``folder``, sorted; hidden files are skipped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("b.fits.gz", "a.fits", ".a.fits", "notes.txt"):
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> [p.name for p in fits_files(folder)]
+    ['a.fits', 'b.fits.gz']
+    """
+    return [
+        child
+        for child in sorted(Path(folder).iterdir())
+        if not child.name.startswith(".") and child.is_file() and _is_fits(child)
+    ]
+
+
 def _is_fits(path: Path) -> bool:
     return bool(split_fits_suffix(path.name)[1])
 
@@ -363,11 +382,7 @@ def _entries(path: Path) -> Sequence[Path | QueueItem]:
     if path.is_dir() and (path / "zarr.json").exists():
         return _store_items(path)
     if path.is_dir():
-        return [
-            child
-            for child in sorted(path.iterdir())
-            if not child.name.startswith(".") and child.is_file() and _is_fits(child)
-        ]
+        return fits_files(path)
     if not path.exists():
         raise GalsegError(f"{path}: no such file or folder")
     if not _is_fits(path):

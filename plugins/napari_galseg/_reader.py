@@ -12,7 +12,7 @@ from pathlib import Path
 
 from galseg.cutout import split_fits_suffix
 from galseg.errors import GalsegError
-from galseg.queue import QueueItem, find_cutouts
+from galseg.queue import QueueItem, find_cutouts, fits_files
 from galseg.settings import load_settings
 from galseg.store import MaskStore, is_mask_store
 
@@ -34,7 +34,7 @@ def get_reader(path: str | Sequence[str]) -> Callable | None:
     path = Path(path)
     if _is_fits(path) or is_mask_store(path):
         return _read
-    if path.is_dir() and any(_is_fits(p) for p in path.iterdir()):
+    if path.is_dir() and fits_files(path):  # the folder listing the queue itself uses
         return _read
     return None
 
