@@ -157,7 +157,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     head.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
     head.add_argument("--rounds", type=_positive_int, default=3, help="most head runs per episode")
-    _add_run_options(head, n=1500, size=256, steps=1200, batch=8, lr=1e-3, seed=500_000)
+    _add_run_options(head, n=1500, size=256, steps=2400, batch=8, lr=1e-3, seed=500_000)
     head.set_defaults(run=_train_head)
 
     finetune = sub.add_parser(
@@ -229,10 +229,25 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=None, help="first simulator seed (default: the held-out start)"
     )
     completion.add_argument(
+        "--size", type=_positive_int, default=256, help="cutout side in pixels (default 256)"
+    )
+    completion.add_argument(
         "--sam",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="time Segment Anything ViT-B (needs segment-anything; default on)",
+    )
+    completion.add_argument(
+        "--driver",
+        default="galseg",
+        choices=("galseg", "strokes alone", "random_walker"),
+        help="the method whose errors place each next stroke (default galseg)",
+    )
+    completion.add_argument(
+        "--record",
+        action="store_true",
+        help="also record the results in the checkpoint's model card, under "
+        "benchmark.DRIVER (the weights are untouched)",
     )
     completion.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     completion.set_defaults(run=_bench_completion)
@@ -437,9 +452,22 @@ def _bench_completion(args: argparse.Namespace) -> int:
     model = _model()
     seed = model.HELD_OUT_SEEDS if args.seed is None else args.seed
     result = model.benchmark_completion(
-        args.checkpoint, n=args.n, seed=seed, sam=args.sam, device=args.device, progress=True
+        args.checkpoint,
+        n=args.n,
+        seed=seed,
+        size=args.size,
+        driver=args.driver,
+        sam=args.sam,
+        device=args.device,
+        progress=True,
     )
     print(result.report())
+    if args.record:
+        path = Path(result.settings["checkpoint"])
+        recorded = dict(model.read_checkpoint(path).card.get("benchmark", {}))
+        recorded[args.driver] = {"command": args.command_line, **result.card_entry()}
+        model.record_in_card(path, "benchmark", recorded)
+        print(f"recorded in {model.card_path(path)} under benchmark.{args.driver}")
     return 0
 
 

@@ -8,6 +8,7 @@ Anything is not timed here.
 from __future__ import annotations
 
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -20,8 +21,10 @@ from galseg.model import (
     HELD_OUT_SEEDS,
     CompletionBenchmark,
     benchmark_completion,
+    card_path,
     iou,
     load_assistant,
+    read_checkpoint,
     train_encoder,
     train_head,
 )
@@ -29,12 +32,10 @@ from galseg.model._benchmark import (
     AFTER,
     METHODS,
     benchmark_cases,
-    galseg_completer,
     random_walker_completer,
-    run_episode,
-    strokes_alone,
     walker_image,
 )
+from galseg.model._evaluate import galseg_completer, run_episode, strokes_alone
 from galseg.simulate import FEATURE_KINDS
 
 TINY = {"n": 6, "size": 64, "batch": 2, "device": "cpu"}
@@ -153,6 +154,26 @@ def test_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert main(["bench", "completion", "--checkpoint", str(missing), "--no-sam"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("galseg: error:") and "\n" not in err
+
+
+def test_cli_records_each_driver_in_the_model_card(tmp_path, checkpoint_path, capsys):
+    path = tmp_path / checkpoint_path.name
+    shutil.copy(checkpoint_path, path)
+    shutil.copy(card_path(checkpoint_path), card_path(path))
+    common = ["bench", "completion", "--checkpoint", str(path), "--n", "1", "--size", "64"]
+    for driver in ("galseg", "random_walker"):
+        args = [*common, "--no-sam", "--driver", driver, "--record"]
+        assert main(args) == 0
+        assert f"benchmark.{driver}" in capsys.readouterr().out
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.identity == read_checkpoint(checkpoint_path).identity
+    recorded = checkpoint.card["benchmark"]
+    assert set(recorded) == {"galseg", "random_walker"}
+    assert recorded["random_walker"]["settings"]["driver"] == "random_walker"
+    assert recorded["galseg"]["command"].endswith("--driver galseg --record")
+    all_rows = recorded["galseg"]["table"]["all"]
+    assert 0.0 <= all_rows["galseg"]["IoU@3"] <= 1.0
+    assert [t["holds"] for t in recorded["galseg"]["targets"]][-1] is None  # SAM not timed
 
 
 def test_the_script_is_the_cli_command():

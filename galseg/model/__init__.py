@@ -28,11 +28,17 @@ Examples
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, load_assistant
 from ._benchmark import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
-from ._checkpoint import Checkpoint, read_checkpoint, save_checkpoint
+from ._checkpoint import (
+    Checkpoint,
+    card_path,
+    read_checkpoint,
+    record_in_card,
+    save_checkpoint,
+)
 from ._data import HELD_OUT_SEEDS
 from ._device import resolve_device
 from ._encoder import DEFAULT_ARCHITECTURE, TimmEncoder, read_timm_folder
-from ._evaluate import interactive_ious, interactive_score, iou
+from ._evaluate import interactive_score, iou
 from ._loop import TrainReport
 from ._network import ModelConfig, Network, build_network
 from ._preprocess import Preprocessing, model_input
@@ -59,9 +65,9 @@ __all__ = [
     "TrainReport",
     "benchmark_completion",
     "build_network",
+    "card_path",
     "finetune",
     "held_back",
-    "interactive_ious",
     "interactive_score",
     "iou",
     "load_assistant",
@@ -70,6 +76,7 @@ __all__ = [
     "next_stroke",
     "read_checkpoint",
     "read_timm_folder",
+    "record_in_card",
     "resolve_device",
     "save_checkpoint",
     "scribble",

@@ -77,12 +77,17 @@ from ..taxonomy import DEFAULT_TAXONOMY
 from ._assistant import Assistant, load_assistant
 from ._checkpoint import Checkpoint
 from ._data import HELD_OUT_SEEDS
-from ._evaluate import iou
-from ._strokes import next_stroke, scribble
+from ._evaluate import (
+    GOOD_IOU,
+    Completer,
+    galseg_completer,
+    iou,
+    run_episode,
+    strokes_alone,
+)
 
 __all__ = [
     "AFTER",
-    "GOOD_IOU",
     "METHODS",
     "MIN_PIXELS",
     "WALKER_BETA",
@@ -93,25 +98,16 @@ __all__ = [
     "Timing",
     "benchmark_cases",
     "benchmark_completion",
-    "galseg_completer",
     "random_walker_completer",
-    "run_episode",
-    "strokes_alone",
     "time_sam",
     "walker_image",
 ]
-
-Completer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""``completer(positive, negative) -> mask``: one method's answer to the strokes so far."""
 
 METHODS = ("galseg", "strokes alone", "random_walker")
 """The methods compared, in the order printed."""
 
 AFTER = (1, 2, 3, 5)
 """Strokes after which the mean IoU is reported."""
-
-GOOD_IOU = 0.8
-"""The IoU of NoC@80."""
 
 WALKER_BETA = 2000.0
 """``beta`` of the random walker (see the module notes for how it was chosen)."""
@@ -210,45 +206,6 @@ def _simulate_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
 
 
 # ------------------------------------------------------------------- methods
-def strokes_alone(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
-    """The baseline of no completion: painted pixels minus erased ones.
-
-    Examples
-    --------
-    >>> strokes_alone(np.array([1, 1, 0], bool), np.array([0, 1, 1], bool))
-    array([ True, False, False])
-    """
-    return np.asarray(positive, dtype=bool) & ~np.asarray(negative, dtype=bool)
-
-
-def galseg_completer(
-    assistant: Assistant, label: int | str, times: list[float] | None = None
-) -> Completer:
-    """Complete with ``assistant`` on its current image, feeding each completion back.
-
-    Parameters
-    ----------
-    assistant : Assistant
-        With the cutout set (:meth:`Assistant.set_image`).
-    label : int or str
-        The class completed.
-    times : list of float, optional
-        Where to append the seconds each :meth:`Assistant.complete` takes.
-    """
-    previous: np.ndarray | None = None
-
-    def complete(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
-        nonlocal previous
-        start = time.perf_counter()
-        completion = assistant.complete(positive, negative, label, previous)
-        if times is not None:
-            times.append(time.perf_counter() - start)
-        previous = completion.probability
-        return completion.mask
-
-    return complete
-
-
 def random_walker_completer(image: np.ndarray, *, beta: float = WALKER_BETA) -> Completer:
     """Complete with scikit-image's random walker on a 2-D image (seeds in the module notes).
 
@@ -278,84 +235,6 @@ def random_walker_completer(image: np.ndarray, *, beta: float = WALKER_BETA) -> 
 def walker_image(cutout: Cutout, stretch: str) -> np.ndarray:
     """The random walker's image: the stretched bands' mean (what the model sees)."""
     return normalize(cutout, stretch).mean(axis=0)
-
-
-# ------------------------------------------------------------------- episodes
-def run_episode(
-    target: np.ndarray,
-    completers: Mapping[str, Completer],
-    rng: np.random.Generator,
-    *,
-    driver: str = "galseg",
-    max_strokes: int = 10,
-    always: int = max(AFTER),
-) -> tuple[dict[str, list[float]], list[bool]]:
-    """Play one simulated expert's strokes and score every method on each.
-
-    Stroke 1 is a :func:`~galseg.model.scribble` along ``target``; each next
-    stroke goes into the largest error of the ``driver``'s completion. Every
-    completer gets the same cumulative ``(positive, negative)`` masks (fresh
-    arrays at each stroke).
-
-    Parameters
-    ----------
-    target : ndarray of bool, shape (y, x)
-        The true mask.
-    completers : mapping of str to callable
-        ``completer(positive, negative) -> mask`` by method name.
-    rng : numpy.random.Generator
-        Random numbers for the strokes.
-    driver : str
-        The method whose errors place the next stroke.
-    max_strokes : int
-        Most strokes.
-    always : int
-        Every method runs on strokes 1 to ``always``; later, only until its
-        IoU reaches :data:`GOOD_IOU` (the driver runs on every stroke).
-
-    Returns
-    -------
-    ious : dict of str to list of float
-        Each method's IoU after each stroke it ran on.
-    signs : list of bool
-        Each stroke: True to paint, False to erase.
-
-    Examples
-    --------
-    >>> target = np.zeros((32, 32), bool); target[8:24, 4:28] = True
-    >>> ious, signs = run_episode(target, {"strokes": strokes_alone}, np.random.default_rng(0),
-    ...                           driver="strokes", max_strokes=3)
-    >>> len(ious["strokes"]), signs[0]
-    (3, True)
-    """
-    if driver not in completers:
-        raise GalsegError(f"the driver {driver!r} is not one of the methods {list(completers)}")
-    target = np.asarray(target, dtype=bool)
-    positive, negative = scribble(target, rng), np.zeros(target.shape, dtype=bool)
-    ious: dict[str, list[float]] = {name: [] for name in completers}
-    signs = [True]
-    while True:
-        masks = {}
-        for name, complete in completers.items():
-            if name == driver or len(signs) <= always or not _reached(ious[name]):
-                masks[name] = complete(positive, negative)
-                ious[name].append(iou(masks[name], target))
-        done = len(signs) >= always and all(_reached(v) for v in ious.values())
-        if done or len(signs) >= max_strokes:
-            break
-        stroke, is_positive = next_stroke(target, masks[driver], rng)
-        if not stroke.any():  # the driver is exact: nothing left to correct
-            break
-        if is_positive:
-            positive = positive | stroke
-        else:
-            negative = negative | stroke
-        signs.append(is_positive)
-    return ious, signs
-
-
-def _reached(ious: Sequence[float]) -> bool:
-    return any(value >= GOOD_IOU for value in ious)
 
 
 @dataclass(frozen=True)
@@ -399,7 +278,7 @@ class Episode:
 
     def failed(self, method: str) -> bool:
         """Whether the method never reached :data:`GOOD_IOU`."""
-        return not _reached(self.ious[method])
+        return all(value < GOOD_IOU for value in self.ious[method])
 
 
 # -------------------------------------------------------------------- latency
@@ -641,6 +520,27 @@ class CompletionBenchmark:
                 targets.append(Target(name, f"{ratio:.3f}x", ratio <= limit))
         return targets
 
+    def card_entry(self) -> dict[str, Any]:
+        """What a model card records of this run (JSON-serialisable).
+
+        Settings, :meth:`table`, latency p50/p95 in milliseconds (SAM's when
+        timed) and each target with whether it holds.
+        """
+        timings = [self.set_image, self.complete, self.sam_encoder, self.sam_decoder]
+        return {
+            "settings": dict(self.settings),
+            "table": self.table(),
+            "latency_ms": {
+                t.name: {"p50": round(t.p50, 2), "p95": round(t.p95, 2)}
+                for t in timings
+                if t is not None
+            },
+            "targets": [
+                {"target": t.name, "measured": t.measured, "holds": t.holds}
+                for t in self.targets()
+            ],
+        }
+
     def report(self) -> str:
         """The benchmark as printed: settings, scores, latency and targets."""
         return "\n\n".join(
@@ -822,7 +722,9 @@ def _play(
         "random_walker": random_walker_completer(image, beta=beta),
     }
     rng = np.random.default_rng([seed, case.seed])
-    ious, signs = run_episode(case.target, completers, rng, driver=driver, max_strokes=max_strokes)
+    ious, signs = run_episode(
+        case.target, completers, rng, driver=driver, max_strokes=max_strokes, always=max(AFTER)
+    )
     automatic_mask = assistant.segment(case.cutout) == assistant.taxonomy[case.kind].value
     automatic = iou(automatic_mask, case.target)
     return Episode(

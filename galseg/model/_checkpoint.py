@@ -38,6 +38,7 @@ __all__ = [
     "Checkpoint",
     "card_path",
     "read_checkpoint",
+    "record_in_card",
     "save_checkpoint",
 ]
 
@@ -189,6 +190,43 @@ def save_checkpoint(
     except OSError as exc:
         raise GalsegError(f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from None
     return Checkpoint(path, config, tensors, identity, full_card)
+
+
+def record_in_card(path: str | Path, key: str, value: Any) -> dict[str, Any]:
+    """Add or replace one entry of a checkpoint's model card, atomically.
+
+    The weights are untouched (so is the checkpoint's identity); the card is
+    checked to describe them before it is rewritten.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.safetensors`` weights file.
+    key : str
+        The card entry (e.g. ``"benchmark"``).
+    value : JSON-serialisable
+        Its new value.
+
+    Returns
+    -------
+    dict
+        The new card.
+
+    Raises
+    ------
+    GalsegError
+        If the checkpoint or its card is unreadable, or the card cannot be written.
+    """
+    checkpoint = read_checkpoint(path)
+    card = {**dict(checkpoint.card), key: value}
+    if not checkpoint.card:
+        card = {"weights": checkpoint.path.name, "sha256": checkpoint.identity, **card}
+    where = card_path(checkpoint.path)
+    try:
+        write_file(where, (json.dumps(card, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise GalsegError(f"{where}: cannot write the model card ({exc.strerror or exc})") from None
+    return card
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -1,16 +1,40 @@
-"""Scoring completions the way an expert would use them: stroke after stroke."""
+"""The simulated expert's protocol: stroke after stroke, each into the largest error.
+
+Shared by the completion benchmark (:mod:`galseg.model._benchmark`, several
+methods on the same strokes) and fine-tuning's held-back score
+(:func:`interactive_score`, galseg alone). Stroke 1 is a
+:func:`~galseg.model.scribble` along the feature; each next stroke goes into
+the largest error of the driving method's completion
+(:func:`~galseg.model.next_stroke`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
 
 import numpy as np
 
 from ..cutout import Cutout
+from ..errors import GalsegError
 from ._assistant import Assistant
 from ._strokes import next_stroke, scribble
 
-__all__ = ["interactive_ious", "interactive_score", "iou"]
+__all__ = [
+    "GOOD_IOU",
+    "Completer",
+    "galseg_completer",
+    "interactive_score",
+    "iou",
+    "run_episode",
+    "strokes_alone",
+]
+
+Completer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``completer(positive, negative) -> mask``: one method's answer to the strokes so far."""
+
+GOOD_IOU = 0.8
+"""The IoU of NoC@80."""
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -27,52 +51,120 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
 
-def interactive_ious(
-    assistant: Assistant,
-    cutout: Cutout,
-    target: np.ndarray,
-    label: int | str,
-    rng: np.random.Generator,
-    strokes: int = 5,
-) -> list[float]:
-    """IoU of the completion after each of a simulated expert's strokes.
+def strokes_alone(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """The baseline of no completion: painted pixels minus erased ones.
 
-    Stroke 1 is a :func:`~galseg.model.scribble` along the target; each next
-    stroke goes into the largest error of the last completion
-    (:func:`~galseg.model.next_stroke`), which is fed back as ``previous``.
+    Examples
+    --------
+    >>> strokes_alone(np.array([1, 1, 0], bool), np.array([0, 1, 1], bool))
+    array([ True, False, False])
+    """
+    return np.asarray(positive, dtype=bool) & ~np.asarray(negative, dtype=bool)
+
+
+def galseg_completer(
+    assistant: Assistant, label: int | str, times: list[float] | None = None
+) -> Completer:
+    """Complete with ``assistant`` on its current image, feeding each completion back.
 
     Parameters
     ----------
     assistant : Assistant
-        The assistant; ``cutout`` becomes its current image.
-    cutout : Cutout
-        The image.
-    target : ndarray of bool, shape (y, x)
-        The true mask of the class.
+        With the cutout set (:meth:`Assistant.set_image`).
     label : int or str
-        The class.
+        The class completed.
+    times : list of float, optional
+        Where to append the seconds each :meth:`Assistant.complete` takes.
+    """
+    previous: np.ndarray | None = None
+
+    def complete(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        nonlocal previous
+        start = time.perf_counter()
+        completion = assistant.complete(positive, negative, label, previous)
+        if times is not None:
+            times.append(time.perf_counter() - start)
+        previous = completion.probability
+        return completion.mask
+
+    return complete
+
+
+def run_episode(
+    target: np.ndarray,
+    completers: Mapping[str, Completer],
+    rng: np.random.Generator,
+    *,
+    driver: str = "galseg",
+    max_strokes: int = 10,
+    always: int = 5,
+) -> tuple[dict[str, list[float]], list[bool]]:
+    """Play one simulated expert's strokes and score every method on each.
+
+    Stroke 1 is a :func:`~galseg.model.scribble` along ``target``; each next
+    stroke goes into the largest error of the ``driver``'s completion. Every
+    completer gets the same cumulative ``(positive, negative)`` masks (fresh
+    arrays at each stroke).
+
+    Parameters
+    ----------
+    target : ndarray of bool, shape (y, x)
+        The true mask.
+    completers : mapping of str to callable
+        ``completer(positive, negative) -> mask`` by method name.
     rng : numpy.random.Generator
         Random numbers for the strokes.
-    strokes : int
-        Number of strokes.
+    driver : str
+        The method whose errors place the next stroke.
+    max_strokes : int
+        Most strokes.
+    always : int
+        Every method runs on strokes 1 to ``always``; later, only until its
+        IoU reaches :data:`GOOD_IOU` (the driver runs on every stroke).
 
     Returns
     -------
-    list of float
-        IoU after strokes 1, 2, ..., ``strokes``.
+    ious : dict of str to list of float
+        Each method's IoU after each stroke it ran on.
+    signs : list of bool
+        Each stroke: True to paint, False to erase.
+
+    Examples
+    --------
+    >>> target = np.zeros((32, 32), bool); target[8:24, 4:28] = True
+    >>> ious, signs = run_episode(target, {"strokes": strokes_alone}, np.random.default_rng(0),
+    ...                           driver="strokes", max_strokes=3)
+    >>> len(ious["strokes"]), signs[0]
+    (3, True)
     """
+    if driver not in completers:
+        raise GalsegError(f"the driver {driver!r} is not one of the methods {list(completers)}")
     target = np.asarray(target, dtype=bool)
-    assistant.set_image(cutout)
-    positive = scribble(target, rng)
-    negative = np.zeros_like(positive)
-    completion = assistant.complete(positive, negative, label)
-    ious = [iou(completion.mask, target)]
-    for _ in range(strokes - 1):
-        stroke, is_positive = next_stroke(target, completion.mask, rng)
-        (positive if is_positive else negative)[stroke] = True
-        completion = assistant.complete(positive, negative, label, completion.probability)
-        ious.append(iou(completion.mask, target))
-    return ious
+    positive, negative = scribble(target, rng), np.zeros(target.shape, dtype=bool)
+    ious: dict[str, list[float]] = {name: [] for name in completers}
+    signs = [True]
+    while True:
+        masks = {}
+        for name, complete in completers.items():
+            if name == driver or len(signs) <= always or not _reached(ious[name]):
+                masks[name] = complete(positive, negative)
+                ious[name].append(iou(masks[name], target))
+        done = len(signs) >= always and all(_reached(v) for v in ious.values())
+        if done or len(signs) >= max_strokes:
+            break
+        stroke, is_positive = next_stroke(target, masks[driver], rng)
+        if not stroke.any():  # the driver is exact: nothing left to correct
+            break
+        if is_positive:
+            positive = positive | stroke
+        else:
+            negative = negative | stroke
+        signs.append(is_positive)
+    return ious, signs
+
+
+def _reached(ious: Sequence[float]) -> bool:
+    return any(value >= GOOD_IOU for value in ious)
 
 
 def interactive_score(
@@ -109,8 +201,12 @@ def interactive_score(
     scores = []
     values = {c.value for c in assistant.config.classes}
     for i, (cutout, mask) in enumerate(examples):
+        assistant.set_image(cutout)
         for value in sorted(set(np.unique(mask).tolist()) & values):
             rng = np.random.default_rng([seed, i, value])
-            ious = interactive_ious(assistant, cutout, mask == value, value, rng, strokes)
-            scores.append(ious[-1])
+            completers = {"galseg": galseg_completer(assistant, value)}
+            ious, _ = run_episode(
+                mask == value, completers, rng, max_strokes=strokes, always=strokes
+            )
+            scores.append(ious["galseg"][-1])
     return (float(np.mean(scores)) if scores else float("nan")), len(scores)
