@@ -139,7 +139,11 @@ def _start_network(encoder: str | Path) -> tuple[Network, ModelConfig, dict[str,
         record = {"timm_folder": str(path), "architecture": timm_encoder.architecture}
         return build_network(config, timm_encoder.create()), config, record
     checkpoint = read_checkpoint(path)
-    record = {"checkpoint": path.name, "sha256": checkpoint.identity}
+    record = {
+        "checkpoint": path.name,
+        "sha256": checkpoint.identity,
+        "training": checkpoint.card.get("training", {}),
+    }
     return checkpoint.network(head=False), checkpoint.config, record
 
 
@@ -162,7 +166,7 @@ def train_head(
     *,
     n: int = 1500,
     size: int = 256,
-    steps: int = 1200,
+    steps: int = 2400,
     batch: int = 8,
     lr: float = 1e-3,
     rounds: int = 3,
