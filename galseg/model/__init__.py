@@ -43,6 +43,7 @@ from ._loop import TrainReport
 from ._network import ModelConfig, Network, build_network
 from ._preprocess import Preprocessing, model_input
 from ._pretrain import QUESTIONS, Question, train_encoder
+from ._sam import SamAssistant, load_sam
 from ._strokes import negative_stroke, next_stroke, scribble
 from ._train import FinetuneReport, finetune, held_back, train_head
 
@@ -61,6 +62,7 @@ __all__ = [
     "Network",
     "Preprocessing",
     "Question",
+    "SamAssistant",
     "TimmEncoder",
     "TrainReport",
     "benchmark_completion",
@@ -71,6 +73,7 @@ __all__ = [
     "interactive_score",
     "iou",
     "load_assistant",
+    "load_sam",
     "model_input",
     "negative_stroke",
     "next_stroke",
