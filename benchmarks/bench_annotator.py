@@ -85,7 +85,7 @@ def main() -> None:
           f"(runs: {', '.join(f'{t:.2f}' for t in startup)})")
 
     viewer = napari.Viewer(show=True)
-    widget = launch([folder], folder / "masks.zarr", "bench", viewer=viewer)
+    widget = launch([folder], folder / "masks.zarr", "bench", viewer=viewer, assist=False)
     app = QApplication.instance()
     opens = []
     for index in (1, 2, 3, 4, 5, 0):

@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     annotate.add_argument("paths", nargs="+", metavar="PATH", help="FITS files, folders or stores")
     annotate.add_argument("--store", required=True, type=Path, help="mask store (created if missing)")
     annotate.add_argument("--annotator", help="your name (remembered for next time)")
+    _add_assist_options(annotate)
     annotate.set_defaults(run=_annotate)
 
     demo = sub.add_parser(
@@ -115,11 +116,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--store", type=Path, help="mask store (default: a new temporary folder)")
     demo.add_argument("--annotator", help="your name (remembered for next time)")
+    _add_assist_options(demo)
     demo.set_defaults(run=_demo)
 
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_assist_options(parser: argparse.ArgumentParser) -> None:
+    """The annotator's model options."""
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="galseg checkpoint completing the strokes (default: the shipped model)",
+    )
+    parser.add_argument(
+        "--no-assist",
+        dest="assist",
+        action="store_false",
+        help="paint without stroke completion (no model is loaded)",
+    )
+    parser.add_argument(
+        "--sam-checkpoint",
+        type=Path,
+        help="a Segment Anything checkpoint (sam_vit_*.pth) to offer as a second assistant",
+    )
+    parser.add_argument(
+        "--sam-model-type",
+        choices=("vit_b", "vit_l", "vit_h"),
+        help="its model type (default: read from the file)",
+    )
 
 
 def _add_training(sub: argparse._SubParsersAction) -> None:
@@ -481,7 +508,7 @@ def _describe_training(report) -> str:
 
 
 def _annotate(args: argparse.Namespace) -> int:
-    return _open_annotator(args.paths, args.store, args.annotator)
+    return _open_annotator(args.paths, args.store, args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -492,15 +519,24 @@ def _demo(args: argparse.Namespace) -> int:
     _require_display()
     store = args.store or Path(tempfile.mkdtemp(prefix="galseg-demo-")) / "masks.zarr"
     print(f"galseg demo: masks are saved in {store}")
-    return _open_annotator([sample_dir()], store, args.annotator)
+    return _open_annotator([sample_dir()], store, args)
 
 
-def _open_annotator(paths: Sequence[str | Path], store: Path, annotator: str | None) -> int:
+def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Namespace) -> int:
     _require_display()
     import napari
     from napari_galseg import launch
 
-    widget = launch(paths, store, annotator, ask_annotator=True)
+    widget = launch(
+        paths,
+        store,
+        args.annotator,
+        ask_annotator=True,
+        assist=args.assist,
+        checkpoint=args.checkpoint,
+        sam_checkpoint=args.sam_checkpoint,
+        sam_model_type=args.sam_model_type,
+    )
     napari.run()
     widget.close_session()
     return 0

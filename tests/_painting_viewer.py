@@ -22,7 +22,7 @@ def dot_position(k: int) -> tuple[int, int]:
 
 if __name__ == "__main__":
     folder, store = sys.argv[1], sys.argv[2]
-    widget = launch([folder], store, "ada", viewer=napari.Viewer(show=True))
+    widget = launch([folder], store, "ada", viewer=napari.Viewer(show=True), assist=False)
     layer = widget.mask_layer
     layer.brush_size = 1
     count = 0

@@ -29,7 +29,7 @@ def private_settings(tmp_path, monkeypatch):
 @pytest.fixture
 def annotator(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer(show=True)
-    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
+    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer, assist=False)
     yield widget
     widget.close_session()
 
@@ -123,16 +123,16 @@ def test_flags_and_next_unannotated(annotator):
 def test_reopening_restores_the_latest_mask_of_this_annotator(make_napari_viewer, tmp_path):
     store_path = tmp_path / "masks.zarr"
     viewer = make_napari_viewer()
-    widget = launch([sample_dir()], store_path, "ada", viewer=viewer)
+    widget = launch([sample_dir()], store_path, "ada", viewer=viewer, assist=False)
     paint_stroke(widget.mask_layer, (90, 90), label=3)
     painted = widget.mask_layer.data.copy()
     widget.close_session()
     viewer.close()
 
-    again = launch([sample_dir()], store_path, "ada", viewer=make_napari_viewer())
+    again = launch([sample_dir()], store_path, "ada", viewer=make_napari_viewer(), assist=False)
     np.testing.assert_array_equal(again.mask_layer.data, painted)
     again.close_session()
-    other = launch([sample_dir()], store_path, "bob", viewer=make_napari_viewer())
+    other = launch([sample_dir()], store_path, "bob", viewer=make_napari_viewer(), assist=False)
     assert not other.mask_layer.data.any()  # bob starts from his own (empty) mask
     other.close_session()
 
@@ -170,7 +170,7 @@ def test_a_broken_file_in_the_queue_is_reported_and_skipped(make_napari_viewer, 
     (folder / "a_broken.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
     cutout, _ = simulate_cutout(4, size=64)
     write_cutout(cutout, folder / "b_good.fits")
-    widget = launch([folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer())
+    widget = launch([folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False)
     assert widget.current_id is None
     assert widget.mask_layer is None or not widget.mask_layer.visible
     widget.next()
@@ -209,7 +209,7 @@ def test_samples_copy_can_be_annotated_without_touching_the_originals(make_napar
     copy = tmp_path / "samples"
     shutil.copytree(sample_dir(), copy)
     before = {p.name: p.read_bytes() for p in copy.glob("*.fit*")}
-    widget = launch([copy], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer())
+    widget = launch([copy], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False)
     paint_stroke(widget.mask_layer, (30, 30), label=5)
     widget.close_session()
     assert {p.name: p.read_bytes() for p in copy.glob("*.fit*")} == before
@@ -317,7 +317,7 @@ def test_closing_the_window_saves_the_last_strokes(make_napari_viewer, qtbot, tm
     from qtpy.QtGui import QCloseEvent
 
     viewer = make_napari_viewer(show=True)
-    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
+    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer, assist=False)
     qtbot.waitUntil(widget.isVisible)
     paint_stroke(widget.mask_layer, (64, 64), label=4)
     painted = widget.mask_layer.data.copy()
@@ -331,7 +331,7 @@ def test_stretch_choices_are_remembered_for_the_next_session(annotator, make_nap
     annotator.stretch_combo.setCurrentText("asinh")
     annotator.softening_spin.setValue(2.5)
     annotator.bands_check.setChecked(True)
-    again = launch([sample_dir()], tmp_path / "other.zarr", "ada", viewer=make_napari_viewer())
+    again = launch([sample_dir()], tmp_path / "other.zarr", "ada", viewer=make_napari_viewer(), assist=False)
     assert again.stretch_combo.currentText() == "asinh"
     assert again.softening_spin.value() == pytest.approx(2.5)
     assert again.bands_check.isChecked()

@@ -10,10 +10,11 @@ map to surface brightness — is asked of the galseg core.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import replace
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer
@@ -42,7 +43,9 @@ from galseg.settings import Settings, save_settings
 from galseg.store import FLAGS, check_name
 from galseg.stretch import PRESETS, normalize, rgb_planes
 
+from ._assist import AssistPanel
 from ._layers import band_colourmap, mask_layer
+from ._notify import notify_error, notify_info
 
 if TYPE_CHECKING:
     import napari
@@ -62,9 +65,19 @@ class AnnotatorWidget(QWidget):
         The cutouts, the store and the annotator.
     settings : Settings
         Remembered user choices; updated and saved as the user changes them.
+    models : mapping of str to callable, optional
+        Assistants for assist mode by name, each ``load() -> model`` (run in a
+        worker; the first is loaded at once); none turns assist mode off (see
+        :class:`~napari_galseg._assist.AssistPanel`).
     """
 
-    def __init__(self, viewer: napari.Viewer, queue: AnnotationQueue, settings: Settings):
+    def __init__(
+        self,
+        viewer: napari.Viewer,
+        queue: AnnotationQueue,
+        settings: Settings,
+        models: Mapping[str, Callable[[], Any]] | None = None,
+    ):
         super().__init__()
         self.viewer = viewer
         self.queue = queue
@@ -75,9 +88,9 @@ class AnnotatorWidget(QWidget):
         self._autosaver: Autosaver | None = None
         self._handed_in: np.ndarray | None = None  # last mask given to the autosaver
         self._save_error: Exception | None = None
-        self._opened_saved_at: float | None = None
+        self._saved_at: float | None = None  # last save not made by the autosaver
         self._counted_revision: int | None = None
-        self._build()
+        self._build(models or {})
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(_STATUS_PERIOD_MS)
@@ -87,10 +100,12 @@ class AnnotatorWidget(QWidget):
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
         viewer.bind_key("PageUp", lambda _: self.previous(), overwrite=True)
+        viewer.bind_key("Enter", lambda _: self.accept(), overwrite=True)
+        viewer.bind_key("Escape", lambda _: self.reject(), overwrite=True)
         self.go(queue.index)
 
     # ------------------------------------------------------------------ layout
-    def _build(self) -> None:
+    def _build(self, models: Mapping[str, Callable[[], Any]]) -> None:
         taxonomy = self.queue.store.taxonomy
         layout = QVBoxLayout(self)
 
@@ -124,6 +139,8 @@ class AnnotatorWidget(QWidget):
         brush.addRow("Brush size", self.brush_slider)
         class_layout.addLayout(brush)
         layout.addWidget(classes)
+        self.assist = AssistPanel(self, models)
+        layout.addWidget(self.assist)
 
         view = QGroupBox("Stretch")
         view_layout = QFormLayout(view)
@@ -137,7 +154,9 @@ class AnnotatorWidget(QWidget):
         self.softening_spin.setSingleStep(0.1)
         self.softening_spin.setValue(self.settings.softening)
         self.softening_spin.setPrefix("x ")
-        self.softening_spin.setToolTip("Softening of the asinh/log stretch, relative to the preset's")
+        self.softening_spin.setToolTip(
+            "Softening of the asinh/log stretch, relative to the preset's"
+        )
         self.softening_spin.valueChanged.connect(self._on_stretch)
         view_layout.addRow("Softening", self.softening_spin)
         self.bands_check = QCheckBox("Show bands separately")
@@ -206,7 +225,7 @@ class AnnotatorWidget(QWidget):
             return
         index = self.queue.next_unannotated()
         if index is None:
-            _notify_info("Every cutout of the queue is done.")
+            notify_info("Every cutout of the queue is done.")
         else:
             self.go(index)
 
@@ -224,7 +243,7 @@ class AnnotatorWidget(QWidget):
             opened = self.queue.open()
         except GalsegError as exc:
             self._hide_cutout()
-            _notify_error(str(exc))
+            notify_error(str(exc))
         else:
             self._show(opened)
         self._update_queue_labels()
@@ -256,7 +275,7 @@ class AnnotatorWidget(QWidget):
             on_error=self._on_save_error,
         )
         latest = self.queue.store.latest(opened.cutout_id, self.queue.annotator)
-        self._opened_saved_at = _timestamp(latest.time) if latest else None
+        self._saved_at = _timestamp(latest.time) if latest else None
         self.readout_band.blockSignals(True)
         self.readout_band.clear()
         self.readout_band.addItems(cutout.bands)
@@ -267,6 +286,7 @@ class AnnotatorWidget(QWidget):
             check.blockSignals(True)
             check.setChecked(flag in flags)
             check.blockSignals(False)
+        self.assist.cutout_opened()
 
     def _ensure_image_layers(self, n_bands: int) -> None:
         """One RGB composite layer and ``n_bands`` band layers, below the mask."""
@@ -287,10 +307,13 @@ class AnnotatorWidget(QWidget):
         """Show the mask to paint on. Layers stay in pixel units, so the brush size is
         in pixels whatever the survey's pixel scale (the read-out gives arcsec)."""
         if self.mask_layer is None:
-            data, kwargs, _ = mask_layer(mask, MASK_LAYER_NAME, self.queue.store.taxonomy, opacity=0.6)
+            data, kwargs, _ = mask_layer(
+                mask, MASK_LAYER_NAME, self.queue.store.taxonomy, opacity=0.6
+            )
             self.mask_layer = self.viewer.add_labels(data, **kwargs)
             self.mask_layer.brush_size = self.brush_slider.value()
             self.mask_layer.events.paint.connect(self._on_mask_changed)
+            self.mask_layer.mouse_drag_callbacks.append(self.assist.on_drag)
             for cls in self.queue.store.taxonomy.feature_classes:
                 if cls.value <= 9:
                     self.mask_layer.bind_key(
@@ -308,7 +331,7 @@ class AnnotatorWidget(QWidget):
     def _hide_cutout(self) -> None:
         """Nothing to paint on: the cutout could not be opened."""
         self.opened = None
-        self._opened_saved_at = None
+        self._saved_at = None
         for layer in [*self._image_layers, self.mask_layer]:
             if layer is not None:
                 layer.visible = False
@@ -316,6 +339,7 @@ class AnnotatorWidget(QWidget):
             check.blockSignals(True)
             check.setChecked(False)
             check.blockSignals(False)
+        self.assist.cutout_opened()
 
     def _render(self) -> None:
         """Stretch the bands with the current controls and show them."""
@@ -335,10 +359,12 @@ class AnnotatorWidget(QWidget):
         try:
             save_settings(self.settings)
         except GalsegError as exc:
-            _notify_error(str(exc))
+            notify_error(str(exc))
 
     def _on_stretch(self, *_args) -> None:
-        self.remember(stretch=self.stretch_combo.currentText(), softening=self.softening_spin.value())
+        self.remember(
+            stretch=self.stretch_combo.currentText(), softening=self.softening_spin.value()
+        )
         self._render()
 
     def _on_view_mode(self, per_band: bool) -> None:
@@ -369,7 +395,7 @@ class AnnotatorWidget(QWidget):
         try:
             self.queue.set_flag(flag, on)
         except GalsegError as exc:
-            _notify_error(str(exc))
+            notify_error(str(exc))
         self._update_queue_labels()
 
     def _on_mask_changed(self, _event=None) -> None:
@@ -382,10 +408,72 @@ class AnnotatorWidget(QWidget):
         self._handed_in = data.copy()
         self._autosaver.changed(self._handed_in)
 
+    # ------------------------------------------------------------------- assist
+    @property
+    def preview_layer(self):
+        """The layer showing the completion preview (None before the first one)."""
+        return self.assist.preview_layer
+
+    def stroke_finished(self, erased: np.ndarray | None = None):
+        """Complete the strokes painted since the last call (mouse release calls it).
+
+        Scripts that paint through the mask layer's API (``layer.paint``)
+        call it to get a completion; see
+        :meth:`~napari_galseg._assist.AssistPanel.stroke_finished`.
+        """
+        return self.assist.stroke_finished(erased)
+
+    def accept(self) -> bool:
+        """Merge the completion preview into the mask, saved as ``assisted``."""
+        return self.assist.accept()
+
+    def reject(self) -> None:
+        """Drop the completion preview."""
+        self.assist.reject()
+
+    def save_now(self, provenance: str = "painted", metadata: dict | None = None) -> bool:
+        """Save the mask on screen now, on this thread, as one revision of ``provenance``.
+
+        Anything pending is saved first (as painted). If this save fails the
+        error is shown and the mask goes to the autosaver, so it is not lost.
+
+        Returns
+        -------
+        bool
+            Whether the revision was saved.
+        """
+        if self.opened is None or self.mask_layer is None or not self.flush():
+            return False
+        mask = np.array(self.mask_layer.data, copy=True)
+        self._handed_in = mask
+        try:
+            self.queue.store.save_mask(
+                self.opened.cutout_id,
+                mask,
+                self.queue.annotator,
+                provenance,
+                content_hash=self.opened.cutout.content_hash,
+                metadata=metadata,
+            )
+        except GalsegError as exc:
+            notify_error(
+                f"could not save the {provenance} mask; it will be saved as painted: {exc}"
+            )
+            self._handed_in = None
+            self._on_mask_changed()
+            return False
+        self._saved_at = time.time()
+        self._update_queue_labels()
+        return True
+
     def _saver_for(self, opened: OpenedCutout, annotator: str):
         """The save function of one cutout and annotator, fixed now: a save that
         runs later, on the worker thread, can never land on another cutout or name."""
-        store, cutout_id, content_hash = self.queue.store, opened.cutout_id, opened.cutout.content_hash
+        store, cutout_id, content_hash = (
+            self.queue.store,
+            opened.cutout_id,
+            opened.cutout.content_hash,
+        )
 
         def save(mask: np.ndarray) -> int:
             return store.save_mask(cutout_id, mask, annotator, content_hash=content_hash)
@@ -407,7 +495,7 @@ class AnnotatorWidget(QWidget):
         if self._autosaver is None or self._autosaver.flush():
             return True
         exc, self._save_error = self._save_error, None
-        _notify_error(f"could not save the mask, so it stays on screen: {exc}")
+        notify_error(f"could not save the mask, so it stays on screen: {exc}")
         return False
 
     def _stop_autosave(self) -> None:
@@ -426,6 +514,7 @@ class AnnotatorWidget(QWidget):
         if not self.flush() and self.opened is not None:
             _keep_unsaved(self.queue.store.path, self.opened.cutout_id, self._handed_in)
         self._stop_autosave()
+        self.assist.shutdown()
         with contextlib.suppress(RuntimeError):  # Qt may have deleted the timer already
             self._timer.stop()
 
@@ -434,9 +523,11 @@ class AnnotatorWidget(QWidget):
         self._on_mask_changed()
         if self._save_error is not None:
             exc, self._save_error = self._save_error, None
-            _notify_error(f"could not save the mask: {exc}")
+            notify_error(f"could not save the mask: {exc}")
         saver = self._autosaver
-        last = (saver.last_saved if saver else None) or self._opened_saved_at
+        last = max(
+            (t for t in (saver.last_saved if saver else None, self._saved_at) if t), default=None
+        )
         text = saved_ago(last, time.time())
         if saver is not None and saver.pending:
             text += " (saving…)"
@@ -452,7 +543,7 @@ class AnnotatorWidget(QWidget):
         def forget(*_args) -> None:
             with contextlib.suppress(ValueError):
                 viewer.mouse_move_callbacks.remove(on_mouse_move)
-            for key in ("PageDown", "PageUp"):
+            for key in ("PageDown", "PageUp", "Enter", "Escape"):
                 viewer.bind_key(key, None)
 
         return forget
@@ -465,7 +556,7 @@ class AnnotatorWidget(QWidget):
         try:
             check_name(name, "annotator", "galseg")
         except GalsegError as exc:
-            _notify_error(str(exc))
+            notify_error(str(exc))
             self.annotator_edit.setText(self.queue.annotator)
             return
         if not self.flush():
@@ -516,7 +607,7 @@ def _keep_unsaved(store_path, cutout_id: str, mask: np.ndarray | None) -> None:
             np.save(path, mask)
         except OSError:
             continue
-        _notify_error(f"the mask could not be saved to the store; it was kept in {path}")
+        notify_error(f"the mask could not be saved to the store; it was kept in {path}")
         return
 
 
@@ -524,18 +615,6 @@ def _swatch(colour: str) -> QIcon:
     pixmap = QPixmap(14, 14)
     pixmap.fill(QColor(colour))
     return QIcon(pixmap)
-
-
-def _notify_error(message: str) -> None:
-    from napari.utils.notifications import show_error
-
-    show_error(message)
-
-
-def _notify_info(message: str) -> None:
-    from napari.utils.notifications import show_info
-
-    show_info(message)
 
 
 class _CloseFilter(QObject):

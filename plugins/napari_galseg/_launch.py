@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+import importlib.util
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from galseg.errors import GalsegError
 from galseg.queue import AnnotationQueue, find_cutouts
@@ -24,6 +27,10 @@ def launch(
     viewer: napari.Viewer | None = None,
     *,
     ask_annotator: bool = False,
+    assist: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    sam_checkpoint: str | os.PathLike | None = None,
+    sam_model_type: str | None = None,
 ) -> AnnotatorWidget:
     """Open cutouts for annotation and return the docked :class:`AnnotatorWidget`.
 
@@ -40,6 +47,14 @@ def launch(
         The viewer to use; a new one by default.
     ask_annotator : bool
         With no name given or remembered, ask for it in a dialog (else raise).
+    assist : bool
+        Complete brush strokes with a model (loaded in the background).
+    checkpoint : path-like, optional
+        The galseg checkpoint to assist with; default the shipped model.
+    sam_checkpoint : path-like, optional
+        A Segment Anything checkpoint offered as a second assistant.
+    sam_model_type : str, optional
+        Its type (``vit_b``, ``vit_l``, ``vit_h``); read from the file by default.
 
     Returns
     -------
@@ -49,8 +64,10 @@ def launch(
     Raises
     ------
     GalsegError
-        No cutouts found, an unusable store, or no annotator name.
+        No cutouts found, an unusable store, no annotator name, or a
+        checkpoint that does not exist.
     """
+    models = assistants(checkpoint, sam_checkpoint, sam_model_type) if assist else {}
     settings = load_settings()
     mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
     queue_paths = list(paths)
@@ -72,7 +89,7 @@ def launch(
             viewer.close()
             raise GalsegError("no annotator name given; every mask is saved with one")
     queue = AnnotationQueue(items, mask_store, annotator)
-    widget = AnnotatorWidget(viewer, queue, settings)
+    widget = AnnotatorWidget(viewer, queue, settings, models)
     widget.remember(annotator=annotator)
     viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
     viewer.title = f"galseg annotator — {mask_store.path}"
@@ -88,3 +105,43 @@ def _ask_annotator() -> str | None:
         "Your name, stored with every mask you save (asked once):",
     )
     return name.strip() if ok and name.strip() else None
+
+
+def assistants(
+    checkpoint: str | os.PathLike | None = None,
+    sam_checkpoint: str | os.PathLike | None = None,
+    sam_model_type: str | None = None,
+) -> dict[str, Callable[[], Any]]:
+    """The assistants assist mode offers, by name: ``load()`` functions, nothing loaded yet.
+
+    galseg (the checkpoint, or the shipped model) and, given a SAM checkpoint,
+    Segment Anything. Empty when galseg's model extra (torch) is not installed.
+
+    Raises
+    ------
+    GalsegError
+        If a checkpoint file given does not exist.
+    """
+    for path in (checkpoint, sam_checkpoint):
+        if path is not None and not Path(path).is_file():
+            raise GalsegError(f"{path}: no such checkpoint file")
+    if importlib.util.find_spec("torch") is None:
+        return {}
+    models: dict[str, Callable[[], Any]] = {
+        "galseg": partial(_load_galseg, None if checkpoint is None else Path(checkpoint))
+    }
+    if sam_checkpoint is not None:
+        models["Segment Anything"] = partial(_load_sam, Path(sam_checkpoint), sam_model_type)
+    return models
+
+
+def _load_galseg(checkpoint: Path | None):
+    from galseg.model import load_assistant  # torch loads in the worker, not at start-up
+
+    return load_assistant(checkpoint)
+
+
+def _load_sam(checkpoint: Path, model_type: str | None):
+    from galseg.model import load_sam
+
+    return load_sam(checkpoint, model_type)

@@ -32,12 +32,19 @@ def cutout_layers(cutout: Cutout, stretch: str = "lsb") -> list[tuple]:
         The colour composite (shown) and one additive layer per band (hidden).
     """
     name = cutout.name
-    common = {"metadata": {"galseg_content_hash": cutout.content_hash, "galseg_source": cutout.source}}
+    common = {
+        "metadata": {"galseg_content_hash": cutout.content_hash, "galseg_source": cutout.source}
+    }
     planes = normalize(cutout, stretch)
     layers: list[tuple] = [
         (
             np.moveaxis(rgb_planes(planes), 0, -1),
-            {"name": f"{name} [{stretch} colour]", "rgb": True, "contrast_limits": (0, 1), **common},
+            {
+                "name": f"{name} [{stretch} colour]",
+                "rgb": True,
+                "contrast_limits": (0, 1),
+                **common,
+            },
             "image",
         )
     ]
@@ -60,11 +67,17 @@ def cutout_layers(cutout: Cutout, stretch: str = "lsb") -> list[tuple]:
     return layers
 
 
-def mask_layer(mask: np.ndarray, name: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY, **kwargs: Any) -> tuple:
+def mask_layer(
+    mask: np.ndarray, name: str, taxonomy: Taxonomy = DEFAULT_TAXONOMY, **kwargs: Any
+) -> tuple:
     """A napari Labels layer data tuple drawn in the taxonomy's colours."""
     colours: dict[int | None, Any] = dict(taxonomy.colours())
     colours[None] = (0.0, 0.0, 0.0, 0.0)  # values outside the taxonomy stay invisible
-    return (mask, {"name": name, "colormap": DirectLabelColormap(color_dict=colours), **kwargs}, "labels")
+    return (
+        mask,
+        {"name": name, "colormap": DirectLabelColormap(color_dict=colours), **kwargs},
+        "labels",
+    )
 
 
 def band_colourmap(index: int, n_bands: int) -> str:
