@@ -7,6 +7,7 @@ API and finished with ``stroke_finished()``, as the mouse-release handler does.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import shutil
 
 import numpy as np
@@ -233,3 +234,63 @@ def test_retrain_on_my_masks_then_switch(annotator, qtbot):
         lambda: "tuned.safetensors" in annotator.assist.model_label.text(), timeout=30_000
     )
     assert annotator.assist.runner.model.checkpoint_path == out
+
+
+@dataclass
+class _Mouse:
+    """The fields of a vispy mouse event that napari's Labels callbacks read."""
+
+    type: str
+    position: tuple[float, float]
+    is_dragging: bool = False
+    button: int = 1
+    modifiers: list = field(default_factory=list)
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    view_direction: list | None = None
+    up_direction: list | None = None
+    dims_displayed: list = field(default_factory=lambda: [0, 1])
+    delta: tuple | None = None
+    native: object = None
+    handled: bool = False
+
+
+def _drag(layer, points) -> None:
+    """A mouse drag through ``points`` (press, moves, release), wrapped as napari's canvas does."""
+    from napari.utils._proxies import ReadOnlyWrapper
+    from napari.utils.interactions import (
+        mouse_move_callbacks,
+        mouse_press_callbacks,
+        mouse_release_callbacks,
+    )
+
+    def event(kind, point, dragging=False):
+        return ReadOnlyWrapper(_Mouse(kind, point, dragging), exceptions=("handled",))
+
+    mouse_press_callbacks(layer, event("mouse_press", points[0]))
+    for point in points[1:]:
+        mouse_move_callbacks(layer, event("mouse_move", point, dragging=True))
+    mouse_release_callbacks(layer, event("mouse_release", points[-1]))
+
+
+def test_mouse_strokes_complete_and_the_eraser_is_a_negative_prompt(annotator, qtbot):
+    truth = _open(annotator, "stream_legacy", qtbot) == STREAM
+    layer, panel = annotator.mask_layer, annotator.assist
+    skeleton = np.argwhere(scribble(truth, np.random.default_rng(7), brush=0))
+    layer.mode, layer.selected_label, layer.brush_size = "paint", STREAM, 5
+    _drag(layer, [tuple(p) for p in skeleton[::4]])
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=MODEL_S * 1000)
+    first = panel.preview.copy()
+    assert (layer.data == STREAM).sum() > 0 and iou(first, truth) > 0
+
+    inside = np.argwhere(first)  # erase across the preview, where nothing is painted
+    centre = inside[len(inside) // 2]
+    layer.mode = "erase"
+    before = layer.data.copy()
+    _drag(layer, [tuple(centre - (0, 6)), tuple(centre + (0, 6))])
+    qtbot.waitUntil(
+        lambda: not panel.session.pending and panel.session.negative.any(), timeout=MODEL_S * 1000
+    )
+    erased = panel.session.negative
+    assert erased[tuple(centre)] and erased.sum() >= 5 * 12
+    np.testing.assert_array_equal(layer.data[~erased], before[~erased])
+    assert (panel.preview & erased).sum() < (first & erased).sum()  # it listened
