@@ -256,9 +256,8 @@ class AssistSession:
             self.label = label
         if self.label is None:
             return None
-        self.positive |= positive
-        self.negative |= negative
-        self.positive &= ~negative  # erasing a painted pixel takes it back
+        self.negative = (self.negative & ~positive) | negative  # repainting takes it back
+        self.positive = (self.positive | positive) & ~negative  # erasing takes it back
         if not self.positive.any():
             return None
         self.generation += 1
@@ -276,8 +275,14 @@ class AssistSession:
         self.preview = Preview(request.label, probability, request.generation, seconds)
         return True
 
+    def preview_mask(self, threshold: float) -> np.ndarray | None:
+        """The preview at ``threshold``, less every pixel erased since (None without one)."""
+        if self.preview is None:
+            return None
+        return self.preview.mask(threshold) & ~self.negative
+
     def accept(self, mask: np.ndarray, threshold: float, *, overwrite: bool = False) -> np.ndarray:
-        """The mask with the preview merged in; the session starts afresh.
+        """The mask with :meth:`preview_mask` merged in; the session starts afresh.
 
         Raises
         ------
@@ -286,7 +291,7 @@ class AssistSession:
         """
         if self.preview is None:
             raise ValueError("no completion to accept")
-        preview = self.preview.mask(threshold)
+        preview = self.preview_mask(threshold)
         merged = merge_preview(mask, preview, self.preview.label, overwrite=overwrite)
         self.reset()
         return merged

@@ -523,6 +523,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Namespace) -> int:
+    for checkpoint in (args.checkpoint, args.sam_checkpoint):
+        if checkpoint is not None and not checkpoint.is_file():
+            raise GalsegError(f"{checkpoint}: no such checkpoint file")
     _require_display()
     import napari
     from napari_galseg import launch

@@ -42,7 +42,9 @@ def paint_stroke(layer, centre, label, radius=4):
 
 
 def wait_for_revision(qtbot, store, cutout_id, annotator="ada"):
-    qtbot.waitUntil(lambda: store.latest(cutout_id, annotator) is not None, timeout=AUTOSAVE_S * 1000)
+    qtbot.waitUntil(
+        lambda: store.latest(cutout_id, annotator) is not None, timeout=AUTOSAVE_S * 1000
+    )
     return store.latest(cutout_id, annotator)
 
 
@@ -170,7 +172,9 @@ def test_a_broken_file_in_the_queue_is_reported_and_skipped(make_napari_viewer, 
     (folder / "a_broken.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
     cutout, _ = simulate_cutout(4, size=64)
     write_cutout(cutout, folder / "b_good.fits")
-    widget = launch([folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False)
+    widget = launch(
+        [folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False
+    )
     assert widget.current_id is None
     assert widget.mask_layer is None or not widget.mask_layer.visible
     widget.next()
@@ -194,7 +198,9 @@ def test_lsb_screenshot_shows_the_stream_above_the_sky(annotator):
     annotator.mask_layer.visible = False
     sim = spec.simulate()
     stream = (sim.surface_brightness("tidal_stream") < 27.0) & (sim.truth == 1)
-    sky = ndimage.binary_dilation(stream, iterations=8) & ~ndimage.binary_dilation(stream, iterations=3)
+    sky = ndimage.binary_dilation(stream, iterations=8) & ~ndimage.binary_dilation(
+        stream, iterations=3
+    )
     sky &= sim.truth == 0
     assert stream.sum() > 100 and sky.sum() > 100
     figure = annotator.viewer.export_figure(flash=False)  # the layers' extent, as rendered
@@ -209,7 +215,9 @@ def test_samples_copy_can_be_annotated_without_touching_the_originals(make_napar
     copy = tmp_path / "samples"
     shutil.copytree(sample_dir(), copy)
     before = {p.name: p.read_bytes() for p in copy.glob("*.fit*")}
-    widget = launch([copy], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False)
+    widget = launch(
+        [copy], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False
+    )
     paint_stroke(widget.mask_layer, (30, 30), label=5)
     widget.close_session()
     assert {p.name: p.read_bytes() for p in copy.glob("*.fit*")} == before
@@ -327,11 +335,15 @@ def test_closing_the_window_saves_the_last_strokes(make_napari_viewer, qtbot, tm
     widget.close_session()
 
 
-def test_stretch_choices_are_remembered_for_the_next_session(annotator, make_napari_viewer, tmp_path):
+def test_stretch_choices_are_remembered_for_the_next_session(
+    annotator, make_napari_viewer, tmp_path
+):
     annotator.stretch_combo.setCurrentText("asinh")
     annotator.softening_spin.setValue(2.5)
     annotator.bands_check.setChecked(True)
-    again = launch([sample_dir()], tmp_path / "other.zarr", "ada", viewer=make_napari_viewer(), assist=False)
+    again = launch(
+        [sample_dir()], tmp_path / "other.zarr", "ada", viewer=make_napari_viewer(), assist=False
+    )
     assert again.stretch_combo.currentText() == "asinh"
     assert again.softening_spin.value() == pytest.approx(2.5)
     assert again.bands_check.isChecked()

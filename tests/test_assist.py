@@ -19,7 +19,7 @@ from galseg.simulate import simulate_cutout
 
 
 def test_brush_footprint_matches_naparis_brush():
-    napari = pytest.importorskip("napari")
+    pytest.importorskip("napari")
     from napari.layers import Labels
 
     layer = Labels(np.zeros((40, 50), dtype=np.uint8))
@@ -29,7 +29,7 @@ def test_brush_footprint_matches_naparis_brush():
         for t in np.linspace(0, 1, 200):
             layer.paint(np.add(start, t * np.subtract(end, start)), 1)
     ours = brush_footprint(points, 7, (40, 50))
-    assert napari is not None and (ours == (layer.data == 1)).mean() > 0.99
+    assert (ours == (layer.data == 1)).mean() > 0.99
     length = sum(np.hypot(*np.subtract(b, a)) for a, b in zip(points[:-1], points[1:], strict=True))
     assert ours.sum() > 6 * length  # a continuous band 7 pixels wide, not dots
 
@@ -151,4 +151,25 @@ def test_the_runner_never_computes_a_superseded_request():
     assert model.completed == len(answered) >= 1  # stale requests were never computed
     assert all(r[0] is requests[-1] for r in answered)
     assert set(model.images) == {cutout.content_hash}
-    assert runner.encode(cutout) >= 0.0
+    runner.encode(cutout)
+    assert len(model.images) == model.completed + 1
+
+
+def test_repainting_an_erased_pixel_makes_it_positive_again():
+    session = AssistSession((4, 4))
+    none = np.zeros((4, 4), dtype=bool)
+    pixel = _stroke((4, 4), 1, 1)
+    session.stroke(_stroke((4, 4), 0, slice(0, 4)), none, label=1)
+    session.stroke(none, pixel, label=1)
+    request = session.stroke(pixel, none, label=1)
+    assert request.positive[1, 1] and not request.negative[1, 1]
+
+
+def test_accept_leaves_out_pixels_erased_after_the_preview():
+    session = AssistSession((4, 4))
+    none = np.zeros((4, 4), dtype=bool)
+    session.receive(session.stroke(_stroke((4, 4), 0, 0), none, label=1), np.ones((4, 4)))
+    session.stroke(none, _stroke((4, 4), 3, slice(0, 4)), label=1)  # answer still pending
+    assert not session.preview_mask(0.5)[3].any()
+    merged = session.accept(np.zeros((4, 4), np.uint8), 0.5)
+    assert (merged == 1).sum() == 12 and not merged[3].any()

@@ -84,10 +84,13 @@ def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
     np.testing.assert_array_equal(shown > 0, preview)
     assert (annotator.mask_layer.data == STREAM).sum() == painted.sum()  # a preview only
 
+    store = annotator.queue.store
+    annotator.flush()
+    revisions = len(store.history(annotator.current_id))
     assert annotator.accept()
+    assert len(store.history(annotator.current_id)) == revisions + 1  # one revision, assisted
     mask = annotator.mask_layer.data
     np.testing.assert_array_equal(mask == STREAM, preview | painted)
-    store = annotator.queue.store
     latest = store.latest(annotator.current_id, "ada")
     assert latest.provenance == "assisted"
     np.testing.assert_array_equal(store.load_mask(annotator.current_id, "ada"), mask)
@@ -148,11 +151,13 @@ def test_a_stroke_made_during_a_completion_supersedes_it(annotator, qtbot):
 def test_navigation_drops_the_preview_and_encodes_the_next_cutout(annotator, qtbot):
     truth = _open(annotator, "stream_legacy", qtbot) == STREAM
     _stroke_and_wait(annotator, scribble(truth, np.random.default_rng(4)), STREAM, qtbot)
+    cache = annotator.assist.runner.model.cache
+    encoded = len(cache)
     annotator.next()
     assert annotator.assist.preview is None and not annotator.preview_layer.visible
+    assert annotator.preview_layer.data.shape == annotator.opened.cutout.image_shape
     qtbot.waitUntil(lambda: not annotator.assist.busy, timeout=MODEL_S * 1000)
-    model = annotator.assist.runner.model
-    assert len(model.cache) >= 2  # the new cutout was encoded as it opened
+    assert len(cache) == encoded + 1  # the new cutout was encoded as it opened
 
 
 def test_switching_the_model(annotator, qtbot, tmp_path):
@@ -294,3 +299,32 @@ def test_mouse_strokes_complete_and_the_eraser_is_a_negative_prompt(annotator, q
     assert erased[tuple(centre)] and erased.sum() >= 5 * 12
     np.testing.assert_array_equal(layer.data[~erased], before[~erased])
     assert (panel.preview & erased).sum() < (first & erased).sum()  # it listened
+
+
+def _press(viewer, key: str) -> None:
+    """Press and release a key as the canvas does (napari's key map handler)."""
+    handler = viewer.window._qt_viewer._key_map_handler
+    handler.press_key(key)
+    handler.release_key(key)
+
+
+def test_enter_accepts_and_escape_rejects(annotator, qtbot):
+    truth = _open(annotator, "tail_legacy", qtbot) == 3
+    rng = np.random.default_rng(8)
+    _stroke_and_wait(annotator, scribble(truth, rng), 3, qtbot)
+    _press(annotator.viewer, "Escape")
+    assert annotator.assist.preview is None
+    _stroke_and_wait(annotator, scribble(truth, rng), 3, qtbot)
+    preview = annotator.assist.preview.copy()
+    _press(annotator.viewer, "Enter")
+    assert annotator.assist.preview is None and (annotator.mask_layer.data[preview] == 3).all()
+    assert annotator.queue.store.latest(annotator.current_id, "ada").provenance == "assisted"
+
+
+def test_a_stroke_of_another_class_over_a_feature_starts_that_feature(annotator, qtbot):
+    truth = _open(annotator, "bar_stream_legacy", qtbot)
+    _stroke_and_wait(annotator, scribble(truth == STREAM, np.random.default_rng(9)), STREAM, qtbot)
+    bar = scribble(truth == 4, np.random.default_rng(9))
+    request = _stroke_and_wait(annotator, bar, 4, qtbot)
+    assert request.label == 4 and request.positive.any() and not request.negative.any()
+    assert annotator.assist.session.preview.label == 4

@@ -116,7 +116,14 @@ def test_gui_commands_without_a_display_say_so(monkeypatch, capsys, tmp_path, ar
 def test_a_missing_checkpoint_is_one_line_before_any_window(tmp_path, capsys, option):
     from galseg.samples import sample_dir
 
-    args = ["annotate", str(sample_dir()), "--store", str(tmp_path / "x.zarr"), "--annotator", "ada"]
+    args = [
+        "annotate",
+        str(sample_dir()),
+        "--store",
+        str(tmp_path / "x.zarr"),
+        "--annotator",
+        "ada",
+    ]
     assert main([*args, option, str(tmp_path / "none.pth")]) == 1
     err = capsys.readouterr().err
     assert "none.pth: no such checkpoint file" in err and len(err.strip().splitlines()) == 1

@@ -92,7 +92,9 @@ def test_folder_with_a_broken_file_opens_the_rest_and_reports_it(
 
 
 @pytest.mark.gui
-def test_a_broken_file_alone_gives_a_notification_not_a_crash(make_napari_viewer, tmp_path, monkeypatch):
+def test_a_broken_file_alone_gives_a_notification_not_a_crash(
+    make_napari_viewer, tmp_path, monkeypatch
+):
     shown = _errors_notified(monkeypatch)
     bad = tmp_path / "truncated.fits"
     bad.write_bytes(b"SIMPLE  =                    T" + b" " * 50)

@@ -259,7 +259,9 @@ def test_iter_examples_yields_latest_per_annotator_and_no_feature_negatives(stor
         assert image.shape == (3, 48, 40) and image.dtype == np.float32
         assert mask.shape == (48, 40) and mask.dtype == np.uint8
         if meta["revision"]:
-            np.testing.assert_array_equal(mask, store.load_mask(meta["id"], revision=meta["revision"]))
+            np.testing.assert_array_equal(
+                mask, store.load_mask(meta["id"], revision=meta["revision"])
+            )
         else:
             assert not mask.any()
     assert {m["annotator"] for _, _, m in store.iter_examples(annotator="bob")} == {"bob"}
@@ -303,7 +305,10 @@ def test_sigkill_during_saves_never_corrupts_the_store(tmp_path):
     cid = store.add_cutout(make_cutout(0, shape=(1, size, size)))
     store.save_mask(cid, _expected_mask(0, size), "writer")
     rng = np.random.default_rng(2024)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
     kills = 0
     for _ in range(30):
         child = subprocess.Popen(
@@ -331,7 +336,9 @@ def test_sigkill_during_saves_never_corrupts_the_store(tmp_path):
     assert len(final.history(cid)) > 30  # the writers did get saves through between kills
     n = len(final.history(cid))
     for revision in range(1, n + 1):  # every revision ever published is intact
-        np.testing.assert_array_equal(final.load_mask(cid, revision=revision), _expected_mask(revision - 1, size))
+        np.testing.assert_array_equal(
+            final.load_mask(cid, revision=revision), _expected_mask(revision - 1, size)
+        )
     assert final.save_mask(cid, _expected_mask(n, size), "writer") == n + 1
     assert zarr.open_group(path, mode="r")[f"cutouts/{cid}/masks/{n + 1:06d}"].shape == (size, size)
 

@@ -100,8 +100,6 @@ class AnnotatorWidget(QWidget):
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
         viewer.bind_key("PageUp", lambda _: self.previous(), overwrite=True)
-        viewer.bind_key("Enter", lambda _: self.accept(), overwrite=True)
-        viewer.bind_key("Escape", lambda _: self.reject(), overwrite=True)
         self.go(queue.index)
 
     # ------------------------------------------------------------------ layout
@@ -266,6 +264,7 @@ class AnnotatorWidget(QWidget):
         self._render()
         self._on_view_mode(self.bands_check.isChecked())
         self._show_mask(opened.mask.copy())
+        self.assist.cutout_opened()  # before reset_view: the preview layer takes the new shape
         self.viewer.reset_view()
         self._handed_in = opened.mask.copy()
         # Every stroke is on disk within max_delay (plus one save) of being painted.
@@ -286,7 +285,6 @@ class AnnotatorWidget(QWidget):
             check.blockSignals(True)
             check.setChecked(flag in flags)
             check.blockSignals(False)
-        self.assist.cutout_opened()
 
     def _ensure_image_layers(self, n_bands: int) -> None:
         """One RGB composite layer and ``n_bands`` band layers, below the mask."""
@@ -314,6 +312,10 @@ class AnnotatorWidget(QWidget):
             self.mask_layer.brush_size = self.brush_slider.value()
             self.mask_layer.events.paint.connect(self._on_mask_changed)
             self.mask_layer.mouse_drag_callbacks.append(self.assist.on_drag)
+            # On the layer, which napari asks before the viewer (Labels binds both keys for
+            # polygons; the panel hands them back in polygon mode).
+            self.mask_layer.bind_key("Enter", self.assist.on_enter, overwrite=True)
+            self.mask_layer.bind_key("Escape", self.assist.on_escape, overwrite=True)
             for cls in self.queue.store.taxonomy.feature_classes:
                 if cls.value <= 9:
                     self.mask_layer.bind_key(
@@ -431,21 +433,28 @@ class AnnotatorWidget(QWidget):
         """Drop the completion preview."""
         self.assist.reject()
 
-    def save_now(self, provenance: str = "painted", metadata: dict | None = None) -> bool:
-        """Save the mask on screen now, on this thread, as one revision of ``provenance``.
+    def commit_mask(
+        self, mask: np.ndarray, provenance: str = "painted", metadata: dict | None = None
+    ) -> bool:
+        """Show ``mask`` (one undo step) and save it now, on this thread, as one revision.
 
-        Anything pending is saved first (as painted). If this save fails the
-        error is shown and the mask goes to the autosaver, so it is not lost.
+        Anything painted before is saved first, as painted. If this save
+        fails the error is shown and the mask goes to the autosaver (saved as
+        painted), so it is not lost.
 
         Returns
         -------
         bool
-            Whether the revision was saved.
+            Whether the revision of ``provenance`` was saved.
         """
-        if self.opened is None or self.mask_layer is None or not self.flush():
+        layer = self.mask_layer
+        if self.opened is None or layer is None or not self.flush():
             return False
-        mask = np.array(self.mask_layer.data, copy=True)
-        self._handed_in = mask
+        mask = np.array(mask, dtype=np.asarray(layer.data).dtype, copy=True)
+        self._handed_in = mask  # the layer's paint event must not hand it to the autosaver
+        changed = np.nonzero(mask != np.asarray(layer.data))
+        if changed[0].size:
+            layer.data_setitem(changed, mask[changed])
         try:
             self.queue.store.save_mask(
                 self.opened.cutout_id,
@@ -538,13 +547,18 @@ class AnnotatorWidget(QWidget):
 
     def _forget_viewer_hooks(self, viewer: napari.Viewer):
         """A callback for ``destroyed``: unhook from a viewer that outlives the dock."""
-        on_mouse_move = self._on_mouse_move
+        on_mouse_move, assist = self._on_mouse_move, self.assist
 
         def forget(*_args) -> None:
             with contextlib.suppress(ValueError):
                 viewer.mouse_move_callbacks.remove(on_mouse_move)
-            for key in ("PageDown", "PageUp", "Enter", "Escape"):
+            for key in ("PageDown", "PageUp"):
                 viewer.bind_key(key, None)
+            with contextlib.suppress(RuntimeError):  # Qt deleted the panel's signals already
+                assist.shutdown()
+            for layer in viewer.layers:
+                with contextlib.suppress(ValueError):
+                    layer.mouse_drag_callbacks.remove(assist.on_drag)
 
         return forget
 

@@ -66,7 +66,7 @@ def preview_colormap(colours: dict[int, str]) -> DirectLabelColormap:
 def preview_data(mask: np.ndarray, label: int) -> np.ndarray:
     """Labels for the preview layer: ``label`` inside, ``label + OUTLINE`` on the outline."""
     edge = mask & ~ndimage.binary_erosion(mask, border_value=0)
-    return np.where(edge, label + OUTLINE, np.where(mask, label, 0)).astype(np.uint8)
+    return np.where(edge, label + OUTLINE, np.where(mask, label, 0)).astype(np.uint16)
 
 
 class AssistPanel(QGroupBox):
@@ -93,6 +93,7 @@ class AssistPanel(QGroupBox):
         self.retrained: Path | None = None  # the last checkpoint "retrain" wrote
         self.runner: ModelRunner | None = None
         self.model: Any = None
+        self._model_name = "no model"
         self.session: AssistSession | None = None
         self.preview_layer = None
         self.latencies: list[float] = []  # stroke release -> preview shown, seconds
@@ -199,15 +200,17 @@ class AssistPanel(QGroupBox):
         path = getattr(model, "checkpoint_path", None)
         name = Path(path).name if path else type(model).__name__
         device = str(getattr(model, "device", "cpu"))
-        self.model_label.setText(f"{name} ({'CUDA' if device.startswith('cuda') else 'CPU'})")
+        self._model_name = f"{name} ({'CUDA' if device.startswith('cuda') else 'CPU'})"
+        self.model_label.setText(self._model_name)
         self.model_label.setToolTip(repr(model))
-        self.enabled_check.setEnabled(True)
-        self.enabled_check.setChecked(True)
+        if not self.enabled_check.isEnabled():  # the first model: assist on by default
+            self.enabled_check.setEnabled(True)
+            self.enabled_check.setChecked(True)
         self.reject()
         self.cutout_opened()
 
     def _on_model_error(self, message: str) -> None:
-        self.model_label.setText("no model")
+        self.model_label.setText(self._model_name)  # the model in use, if any, stays
         notify_error(f"could not load the model: {message}")
 
     def _on_enabled(self, on: bool) -> None:
@@ -225,6 +228,8 @@ class AssistPanel(QGroupBox):
             return
         self.session = AssistSession(opened.cutout.image_shape)
         self._base = np.array(layer.data, copy=True)
+        if self.preview_layer is not None:
+            self.preview_layer.data = np.zeros(opened.cutout.image_shape, dtype=np.uint16)
         self._show_preview(None)
         if self.runner is not None:
             self._start(
@@ -239,9 +244,10 @@ class AssistPanel(QGroupBox):
         """Complete the strokes made since the last call (what mouse release calls).
 
         The stroke is what changed in the mask layer since the previous call:
-        pixels painted with the selected class are positive, pixels that lost
-        the feature's class negative; ``erased`` adds pixels an eraser passed
-        over (erasing unlabelled pixels changes no data).
+        pixels painted with the selected class are positive (a class other
+        than the feature's starts a new feature); without any, pixels that
+        lost the feature's class are negative. ``erased`` adds pixels an
+        eraser passed over (erasing unlabelled pixels changes no data).
 
         Returns
         -------
@@ -253,10 +259,9 @@ class AssistPanel(QGroupBox):
             return None
         now = np.array(layer.data, copy=True)
         positive, negative = stroke_pixels(self._base, now, int(layer.selected_label))
-        lost = stroke_pixels(self._base, now, session.label)[1] if session.label else None
+        if not positive.any() and session.label is not None:  # an eraser stroke on the feature
+            negative = stroke_pixels(self._base, now, session.label)[1]
         self._base = now
-        if lost is not None:
-            negative |= lost
         if erased is not None:
             negative |= erased
         if not self.enabled:
@@ -303,9 +308,9 @@ class AssistPanel(QGroupBox):
     @property
     def preview(self) -> np.ndarray | None:
         """The preview mask at the current threshold, or None."""
-        if self.session is None or self.session.preview is None:
+        if self.session is None:
             return None
-        return self.session.preview.mask(self.threshold)
+        return self.session.preview_mask(self.threshold)
 
     def _redraw(self, *_args) -> None:
         preview = self.preview
@@ -349,8 +354,8 @@ class AssistPanel(QGroupBox):
         Returns
         -------
         bool
-            False if there was no preview or the mask could not be saved
-            (then it stays on screen and is saved as painted later).
+            False if there was no preview, or the mask could not be saved
+            (then it stays on screen and the autosaver saves it as painted).
         """
         session, layer = self.session, self.host.mask_layer
         if session is None or session.preview is None or layer is None:
@@ -359,20 +364,18 @@ class AssistPanel(QGroupBox):
         merged = session.accept(
             np.asarray(layer.data), self.threshold, overwrite=self.overwrite_check.isChecked()
         )
+        self._latest = None
         self._show_preview(None)
-        changed = np.nonzero(merged != np.asarray(layer.data))
-        if changed[0].size:
-            layer.data_setitem(changed, merged[changed])
-        self._base = np.array(layer.data, copy=True)
+        taken = merged == label
         metadata = {
-            "model": self.model_label.text(),
+            "model": self._model_name,
             "label": int(label),
             "threshold": self.threshold,
-            "mean_probability": float(probability[merged == label].mean())
-            if (merged == label).any()
-            else 0.0,
+            "mean_probability": float(probability[taken].mean()) if taken.any() else 0.0,
         }
-        return self.host.save_now(provenance="assisted", metadata=metadata)
+        saved = self.host.commit_mask(merged, provenance="assisted", metadata=metadata)
+        self._base = np.array(layer.data, copy=True)
+        return saved
 
     def reject(self) -> None:
         """Drop the preview (the strokes stay in the mask as painted)."""
@@ -380,6 +383,21 @@ class AssistPanel(QGroupBox):
         if self.session is not None:
             self.session.reset()
         self._show_preview(None)
+
+    # ------------------------------------------------------------------- keys
+    def on_enter(self, layer) -> None:
+        """Enter on the mask layer: accept the preview (napari's in polygon mode)."""
+        if str(layer.mode) == "polygon" or self.preview is None:
+            _napari_key_action("complete_polygon", layer)
+        else:
+            self.accept()
+
+    def on_escape(self, layer) -> None:
+        """Escape on the mask layer: reject the preview (napari's in polygon mode)."""
+        if str(layer.mode) == "polygon" or self.preview is None:
+            _napari_key_action("reset_polygon", layer)
+        else:
+            self.reject()
 
     # ----------------------------------------------------------------- mouse
     def on_drag(self, layer, event):
@@ -425,7 +443,11 @@ class AssistPanel(QGroupBox):
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = store.parent / "galseg-models" / f"{store.stem}-finetuned-{stamp}.safetensors"
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            notify_error(f"could not retrain: {out.parent}: {exc.strerror or exc}")
+            return None
         self.retrain_button.setEnabled(False)
         return self._start(
             partial(finetune, steps=steps, holdout=holdout, progress=self.retrain_progress.emit),
@@ -504,11 +526,13 @@ class AssistPanel(QGroupBox):
         """Stop listening to model workers still running (the viewer is closing).
 
         A worker cannot be interrupted mid-call; its answer is just ignored.
+        Calling it again is harmless.
         """
         for worker in list(self._workers):
             with contextlib.suppress(TypeError, RuntimeError):  # nothing connected
                 worker.returned.disconnect()
-        self.retrain_progress.disconnect()
+        with contextlib.suppress(TypeError, RuntimeError):  # shut down already
+            self.retrain_progress.disconnect()
         if self._progress_bar is not None:
             self._progress_bar.close()
             self._progress_bar = None
@@ -535,3 +559,10 @@ def _guarded(func: Callable, *args: Any) -> Any:
         return _Failure(str(exc))
     except Exception as exc:  # a worker must not raise: napari would show a traceback
         return _Failure(f"{type(exc).__name__}: {exc}")
+
+
+def _napari_key_action(name: str, layer) -> None:
+    """Run napari's own Labels key action ``name`` (what the key does without assist)."""
+    from napari.layers.labels import _labels_key_bindings
+
+    getattr(_labels_key_bindings, name)(layer)

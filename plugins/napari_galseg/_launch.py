@@ -120,12 +120,16 @@ def assistants(
     Raises
     ------
     GalsegError
-        If a checkpoint file given does not exist.
+        If a checkpoint file given does not exist, or one is given without torch.
     """
     for path in (checkpoint, sam_checkpoint):
         if path is not None and not Path(path).is_file():
             raise GalsegError(f"{path}: no such checkpoint file")
     if importlib.util.find_spec("torch") is None:
+        if checkpoint is not None or sam_checkpoint is not None:
+            raise GalsegError(
+                "the checkpoint needs galseg's model extra (torch): pip install 'galseg[model]'"
+            )
         return {}
     models: dict[str, Callable[[], Any]] = {
         "galseg": partial(_load_galseg, None if checkpoint is None else Path(checkpoint))
