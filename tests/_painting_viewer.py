@@ -9,9 +9,9 @@ k (at ``dot_position(k)``) until it is killed.
 import sys
 import time
 
+import napari
 from qtpy.QtCore import QTimer
 
-import napari
 from napari_galseg import launch
 
 

@@ -8,7 +8,11 @@ API and finished with ``stroke_finished()``, as the mouse-release handler does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import os
+from pathlib import Path
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -328,3 +332,18 @@ def test_a_stroke_of_another_class_over_a_feature_starts_that_feature(annotator,
     request = _stroke_and_wait(annotator, bar, 4, qtbot)
     assert request.label == 4 and request.positive.any() and not request.negative.any()
     assert annotator.assist.session.preview.label == 4
+
+
+def test_the_model_loads_in_a_fresh_process_after_the_window(tmp_path):
+    """The README's first command: torch is first imported after napari drew (no crash)."""
+    script = Path(__file__).parent / "_assist_in_fresh_viewer.py"
+    env = {**os.environ, "GALSEG_CONFIG_DIR": str(tmp_path / "config")}
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "masks.zarr")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "READY galseg-assist.safetensors (CPU" in result.stdout

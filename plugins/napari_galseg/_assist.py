@@ -40,6 +40,7 @@ from scipy import ndimage
 from galseg.assist import AssistSession, ModelRunner, Request, brush_footprint, stroke_pixels
 from galseg.errors import GalsegError
 
+from ._models import import_model
 from ._notify import notify_error, notify_info
 
 if TYPE_CHECKING:
@@ -183,9 +184,7 @@ class AssistPanel(QGroupBox):
 
     def use_checkpoint(self, path: str | Path) -> None:
         """Switch to a galseg checkpoint (e.g. one ``galseg finetune`` wrote)."""
-        from galseg.model import load_assistant
-
-        self.load_model(partial(load_assistant, Path(path)))
+        self.load_model(partial(_load_checkpoint, Path(path)))
 
     def _ask_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -432,13 +431,13 @@ class AssistPanel(QGroupBox):
         worker or None
             The napari worker (None if the mask could not be saved first).
         """
-        from galseg.model import SHIPPED_CHECKPOINT, Assistant, finetune
-
+        galseg_model = import_model()
         if not self.host.flush():
             return None
         store = self.host.queue.store.path
-        model = self.model
-        start = model.checkpoint_path if isinstance(model, Assistant) else SHIPPED_CHECKPOINT
+        start = galseg_model.SHIPPED_CHECKPOINT
+        if isinstance(self.model, galseg_model.Assistant):
+            start = self.model.checkpoint_path
         if out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = store.parent / "galseg-models" / f"{store.stem}-finetuned-{stamp}.safetensors"
@@ -450,7 +449,12 @@ class AssistPanel(QGroupBox):
             return None
         self.retrain_button.setEnabled(False)
         return self._start(
-            partial(finetune, steps=steps, holdout=holdout, progress=self.retrain_progress.emit),
+            partial(
+                galseg_model.finetune,
+                steps=steps,
+                holdout=holdout,
+                progress=self.retrain_progress.emit,
+            ),
             store,
             start,
             out,
@@ -566,3 +570,7 @@ def _napari_key_action(name: str, layer) -> None:
     from napari.layers.labels import _labels_key_bindings
 
     getattr(_labels_key_bindings, name)(layer)
+
+
+def _load_checkpoint(path: Path):
+    return import_model().load_assistant(path)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
-import importlib.util
+from collections.abc import Sequence
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from galseg.errors import GalsegError
 from galseg.queue import AnnotationQueue, find_cutouts
@@ -15,6 +12,7 @@ from galseg.settings import load_settings
 from galseg.store import MaskStore, check_name
 
 from ._annotator import AnnotatorWidget
+from ._models import assistants
 
 if TYPE_CHECKING:
     import napari
@@ -105,47 +103,3 @@ def _ask_annotator() -> str | None:
         "Your name, stored with every mask you save (asked once):",
     )
     return name.strip() if ok and name.strip() else None
-
-
-def assistants(
-    checkpoint: str | os.PathLike | None = None,
-    sam_checkpoint: str | os.PathLike | None = None,
-    sam_model_type: str | None = None,
-) -> dict[str, Callable[[], Any]]:
-    """The assistants assist mode offers, by name: ``load()`` functions, nothing loaded yet.
-
-    galseg (the checkpoint, or the shipped model) and, given a SAM checkpoint,
-    Segment Anything. Empty when galseg's model extra (torch) is not installed.
-
-    Raises
-    ------
-    GalsegError
-        If a checkpoint file given does not exist, or one is given without torch.
-    """
-    for path in (checkpoint, sam_checkpoint):
-        if path is not None and not Path(path).is_file():
-            raise GalsegError(f"{path}: no such checkpoint file")
-    if importlib.util.find_spec("torch") is None:
-        if checkpoint is not None or sam_checkpoint is not None:
-            raise GalsegError(
-                "the checkpoint needs galseg's model extra (torch): pip install 'galseg[model]'"
-            )
-        return {}
-    models: dict[str, Callable[[], Any]] = {
-        "galseg": partial(_load_galseg, None if checkpoint is None else Path(checkpoint))
-    }
-    if sam_checkpoint is not None:
-        models["Segment Anything"] = partial(_load_sam, Path(sam_checkpoint), sam_model_type)
-    return models
-
-
-def _load_galseg(checkpoint: Path | None):
-    from galseg.model import load_assistant  # torch loads in the worker, not at start-up
-
-    return load_assistant(checkpoint)
-
-
-def _load_sam(checkpoint: Path, model_type: str | None):
-    from galseg.model import load_sam
-
-    return load_sam(checkpoint, model_type)
