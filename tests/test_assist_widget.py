@@ -347,3 +347,16 @@ def test_the_model_loads_in_a_fresh_process_after_the_window(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "READY galseg-assist.safetensors (CPU" in result.stdout
+
+
+def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
+    truth = _open(annotator, "tail_legacy", qtbot) == 3
+    layer, rng = annotator.mask_layer, np.random.default_rng(10)
+    _stroke_and_wait(annotator, scribble(truth, rng), 3, qtbot)
+    assert annotator.accept()
+    layer.undo()  # the merge taken back: those pixels are not an eraser stroke
+    skeleton = np.argwhere(scribble(truth, rng, brush=0))
+    layer.mode, layer.selected_label, layer.brush_size = "paint", 3, 5
+    _drag(layer, [tuple(p) for p in skeleton[::4]])
+    qtbot.waitUntil(lambda: annotator.assist.preview is not None, timeout=MODEL_S * 1000)
+    assert not annotator.assist.session.negative.any()

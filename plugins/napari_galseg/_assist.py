@@ -400,10 +400,16 @@ class AssistPanel(QGroupBox):
 
     # ----------------------------------------------------------------- mouse
     def on_drag(self, layer, event):
-        """Mouse drag callback of the mask layer: a stroke ends at release."""
+        """Mouse drag callback of the mask layer: a stroke starts at press, ends at release.
+
+        It runs before napari's own painting callback (it is registered
+        first), so the mask taken at press is the one before the stroke.
+        """
         mode = str(layer.mode)
         if mode not in ("paint", "erase", "fill"):
             return
+        if self.session is not None:  # what the stroke changes, whatever undo did before it
+            self._base = np.array(layer.data, copy=True)
         points = [layer.world_to_data(event.position)[-2:]]
         size = layer.brush_size
         yield
