@@ -52,7 +52,14 @@ def startup_seconds(cutouts: Path, runs: int = 3) -> list[float]:
         with tempfile.TemporaryDirectory() as folder:
             start = time.time()
             result = subprocess.run(
-                [sys.executable, "-c", STARTUP_SCRIPT, str(start), str(cutouts), f"{folder}/m.zarr"],
+                [
+                    sys.executable,
+                    "-c",
+                    STARTUP_SCRIPT,
+                    str(start),
+                    str(cutouts),
+                    f"{folder}/m.zarr",
+                ],
                 capture_output=True,
                 text=True,
                 env={**os.environ, "GALSEG_CONFIG_DIR": folder},
@@ -73,6 +80,7 @@ def main() -> None:
 
     os.environ["GALSEG_CONFIG_DIR"] = tempfile.mkdtemp()
     import napari
+
     from napari_galseg import launch
 
     folder = Path(tempfile.mkdtemp())
@@ -81,8 +89,10 @@ def main() -> None:
         write_cutout(cutout, folder / f"c{seed}.fits")
 
     startup = startup_seconds(folder)
-    print(f"galseg annotate -> usable window: median {statistics.median(startup):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in startup)})")
+    print(
+        f"galseg annotate -> usable window: median {statistics.median(startup):.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in startup)})"
+    )
 
     viewer = napari.Viewer(show=True)
     widget = launch([folder], folder / "masks.zarr", "bench", viewer=viewer, assist=False)
@@ -93,8 +103,10 @@ def main() -> None:
         widget.go(index)
         app.processEvents()
         opens.append(time.perf_counter() - start)
-    print(f"open a 3x512x512 cutout: median {1e3 * statistics.median(opens):.0f} ms, "
-          f"max {1e3 * max(opens):.0f} ms")
+    print(
+        f"open a 3x512x512 cutout: median {1e3 * statistics.median(opens):.0f} ms, "
+        f"max {1e3 * max(opens):.0f} ms"
+    )
 
     def heartbeat_gaps(autosave: bool) -> tuple[float, int]:
         ticks: list[float] = []
@@ -125,8 +137,10 @@ def main() -> None:
     baseline, _ = heartbeat_gaps(autosave=False)
     longest, saves = heartbeat_gaps(autosave=True)
     print(f"longest main-thread pause while painting, no autosave: {1e3 * baseline:.0f} ms")
-    print(f"longest main-thread pause while painting with autosave: {1e3 * longest:.0f} ms "
-          f"({saves} saves of a 512x512 mask in 6 s)")
+    print(
+        f"longest main-thread pause while painting with autosave: {1e3 * longest:.0f} ms "
+        f"({saves} saves of a 512x512 mask in 6 s)"
+    )
     widget.close_session()
     viewer.close()
 

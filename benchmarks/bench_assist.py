@@ -64,7 +64,11 @@ def main() -> None:
         truths = []
         for i in range(3):
             sim = simulate_galaxy(
-                HELD_OUT_SEEDS + 500 + i, "legacy", size, features=("tidal_stream",), feature_sb=25.5
+                HELD_OUT_SEEDS + 500 + i,
+                "legacy",
+                size,
+                features=("tidal_stream",),
+                feature_sb=25.5,
             )
             write_cutout(sim.cutout, folder / f"stream{i}.fits")
             truths.append(sim.truth == 1)

@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
         help="describe a cutout (bands, shape, WCS centre, pixel scale, noise) or a mask store",
         description="Describe a cutout (one FITS file, or one file per band) or a galseg mask store.",
     )
-    info.add_argument("paths", nargs="+", metavar="PATH", help="FITS file(s) of one cutout, or a store")
+    info.add_argument(
+        "paths", nargs="+", metavar="PATH", help="FITS file(s) of one cutout, or a store"
+    )
     info.set_defaults(run=_info)
 
     sim = sub.add_parser(
@@ -103,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         "with the annotator docked; every stroke is saved to STORE within 2 seconds.",
     )
     annotate.add_argument("paths", nargs="+", metavar="PATH", help="FITS files, folders or stores")
-    annotate.add_argument("--store", required=True, type=Path, help="mask store (created if missing)")
+    annotate.add_argument(
+        "--store", required=True, type=Path, help="mask store (created if missing)"
+    )
     annotate.add_argument("--annotator", help="your name (remembered for next time)")
     _add_assist_options(annotate)
     annotate.set_defaults(run=_annotate)
@@ -326,7 +330,9 @@ def _describe_cutout(cutout) -> str:
     ]
     centre = cutout.sky_coord_centre()
     lines.append(
-        f"centre:      RA {centre[0]:.6f}  Dec {centre[1]:+.6f} deg" if centre else "centre:      no WCS"
+        f"centre:      RA {centre[0]:.6f}  Dec {centre[1]:+.6f} deg"
+        if centre
+        else "centre:      no WCS"
     )
     lines.append("band  sky level    noise (1 sigma)  zero point  invalid px")
     for name, image in zip(cutout.bands, cutout.data, strict=True):
@@ -528,6 +534,7 @@ def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Nam
             raise GalsegError(f"{checkpoint}: no such checkpoint file")
     _require_display()
     import napari
+
     from napari_galseg import launch
 
     widget = launch(
@@ -550,7 +557,9 @@ def _require_display() -> None:
     if sys.platform not in ("win32", "darwin") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
-        raise GalsegError("no display: the annotator needs a desktop session (or Xvfb; set DISPLAY)")
+        raise GalsegError(
+            "no display: the annotator needs a desktop session (or Xvfb; set DISPLAY)"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -210,7 +210,7 @@ class Cutout:
         return float(ra), float(dec)
 
     def __repr__(self) -> str:
-        scale = f"{self.pixel_scale:.3g}\"/px" if self.pixel_scale else "no pixel scale"
+        scale = f'{self.pixel_scale:.3g}"/px' if self.pixel_scale else "no pixel scale"
         wcs = "WCS" if self.wcs is not None else "no WCS"
         return f"<Cutout {self.name} bands={self.bands} shape={self.image_shape} {scale} {wcs}>"
 

@@ -146,7 +146,9 @@ def _export_cutout(
         if rev is None:  # flagged "no_feature": an empty mask
             dataset.set_flag(cutout_id, "no_feature", who)
             empty = Revision(cutout_id, 0, who, "", "no_feature", {})
-            rows.append(_row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", store.taxonomy))
+            rows.append(
+                _row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", store.taxonomy)
+            )
             continue
         mask = store.load_mask(cutout_id, revision=rev.revision)
         new = dataset.save_mask(

@@ -579,9 +579,10 @@ def _gzip_open(path: Path, mode: str) -> Iterator[gzip.GzipFile]:
 
     Level 6 is zlib's default: nearly the size of level 9 (gzip's), several times faster.
     """
-    with open(path, mode) as raw, gzip.GzipFile(
-        filename="", mode=mode, fileobj=raw, compresslevel=6, mtime=0
-    ) as file:
+    with (
+        open(path, mode) as raw,
+        gzip.GzipFile(filename="", mode=mode, fileobj=raw, compresslevel=6, mtime=0) as file,
+    ):
         yield file
 
 

@@ -42,7 +42,14 @@ from .errors import GalsegError
 from .io import read_cutout
 from .store import MaskStore, check_name
 
-__all__ = ["BAND_ORDER", "AnnotationQueue", "OpenedCutout", "QueueItem", "find_cutouts", "fits_files"]
+__all__ = [
+    "BAND_ORDER",
+    "AnnotationQueue",
+    "OpenedCutout",
+    "QueueItem",
+    "find_cutouts",
+    "fits_files",
+]
 
 BAND_ORDER = ("u", "g", "r", "i", "z", "y", "j", "h", "k")
 """Bands from blue to red (compared without regard to case): the order of the

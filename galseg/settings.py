@@ -134,9 +134,9 @@ def _is_name(value: Any) -> bool:
 _VALID: dict[str, Callable[[Any], bool]] = {
     "annotator": lambda value: value is None or _is_name(value),
     "stretch": lambda value: value in PRESETS,
-    "softening": lambda value: isinstance(value, int | float)
-    and not isinstance(value, bool)
-    and 0.1 <= value <= 10.0,
+    "softening": lambda value: (
+        isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 10.0
+    ),
     "show_bands": lambda value: isinstance(value, bool),
 }
 """Whether a value read from the file is acceptable, by setting."""

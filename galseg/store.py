@@ -181,7 +181,9 @@ class MaskStore:
     @classmethod
     def _open_existing(cls, path: Path, read_only: bool, taxonomy: Taxonomy | None) -> MaskStore:
         try:
-            root = zarr.open_group(LocalStore(path, read_only=read_only), mode="r" if read_only else "r+")
+            root = zarr.open_group(
+                LocalStore(path, read_only=read_only), mode="r" if read_only else "r+"
+            )
             info = dict(root.attrs).get("galseg")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"{path}: cannot read the store ({exc})") from None
@@ -266,7 +268,9 @@ class MaskStore:
         paths = []
         for part in source.split(", "):
             path = Path(part).resolve()
-            paths.append(path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path))
+            paths.append(
+                path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+            )
         return paths
 
     def info(self, cutout_id: str) -> dict[str, Any]:
@@ -320,7 +324,9 @@ class MaskStore:
         try:
             cutout = read_cutout(sources, bands=info["bands"])
         except CutoutError as exc:
-            raise StoreError(f"{self.path}: cutout {cutout_id}: cannot read its source: {exc}") from None
+            raise StoreError(
+                f"{self.path}: cutout {cutout_id}: cannot read its source: {exc}"
+            ) from None
         if cutout.content_hash != info["content_hash"]:
             raise StoreError(
                 f"{self.path}: cutout {cutout_id}: {source} no longer holds the pixels its "
@@ -380,7 +386,9 @@ class MaskStore:
         mask = self._validated_mask(mask, tuple(info["shape"]), where)
         check_name(annotator, "annotator", where)
         if provenance not in PROVENANCES:
-            raise StoreError(f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}")
+            raise StoreError(
+                f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}"
+            )
         masks_dir = self._cutout_dir(cutout_id) / "masks"
         with self._writing(f"save a mask of cutout {cutout_id}"), staging_dir(self.path) as staged:
             revision = self._latest_revision_number(cutout_id) + 1
@@ -436,7 +444,9 @@ class MaskStore:
             latest.setdefault(rev.annotator, rev)
         return latest
 
-    def _find_revision(self, cutout_id: str, annotator: str | None, revision: int | None) -> Revision:
+    def _find_revision(
+        self, cutout_id: str, annotator: str | None, revision: int | None
+    ) -> Revision:
         where = f"{self.path}: cutout {cutout_id}"
         if revision is None:
             rev = self.latest(cutout_id, annotator)
@@ -449,7 +459,9 @@ class MaskStore:
             raise StoreError(f"{where}: no revision {revision}")
         rev = _revision_from_attrs(cutout_id, _read_attrs(path))
         if annotator is not None and rev.annotator != annotator:
-            raise StoreError(f"{where}: revision {revision} is by {rev.annotator!r}, not {annotator!r}")
+            raise StoreError(
+                f"{where}: revision {revision} is by {rev.annotator!r}, not {annotator!r}"
+            )
         return rev
 
     def history(self, cutout_id: str) -> list[Revision]:
@@ -542,10 +554,17 @@ class MaskStore:
                     meta = {**base, "annotator": who, "revision": 0, "provenance": "no_feature"}
                     yield image, np.zeros(tuple(info["shape"]), dtype=np.uint8), meta
                 else:
-                    meta = {**base, "annotator": who, "revision": rev.revision, "provenance": rev.provenance}
+                    meta = {
+                        **base,
+                        "annotator": who,
+                        "revision": rev.revision,
+                        "provenance": rev.provenance,
+                    }
                     yield image, self.load_mask(cutout_id, revision=rev.revision), meta
 
-    def final_masks(self, cutout_id: str, annotator: str | None = None) -> dict[str, Revision | None]:
+    def final_masks(
+        self, cutout_id: str, annotator: str | None = None
+    ) -> dict[str, Revision | None]:
         """What each annotator finally said about a cutout.
 
         Returns
@@ -697,4 +716,3 @@ def _wcs_from_cards(cards: Mapping[str, Any] | None) -> WCS | None:
     if not cards:
         return None
     return WCS(fits.Header(cards))
-

@@ -536,8 +536,7 @@ class CompletionBenchmark:
                 if t is not None
             },
             "targets": [
-                {"target": t.name, "measured": t.measured, "holds": t.holds}
-                for t in self.targets()
+                {"target": t.name, "measured": t.measured, "holds": t.holds} for t in self.targets()
             ],
         }
 

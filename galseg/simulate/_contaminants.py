@@ -20,7 +20,6 @@ from ._surveys import Survey
 __all__ = ["Contaminants", "draw_contaminants"]
 
 
-
 class _Counts(NamedTuple):
     """Counts ``N(<m) = norm · 10^{slope (m - m_ref)}`` per deg², for bright < m < faint."""
 

@@ -66,7 +66,9 @@ def write_simulated_set(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if (out / "truth.zarr").exists():
-        raise GalsegError(f"{out / 'truth.zarr'}: a truth store exists already; choose a new folder")
+        raise GalsegError(
+            f"{out / 'truth.zarr'}: a truth store exists already; choose a new folder"
+        )
     store = MaskStore.open(out / "truth.zarr", mode="w-")
     for i in track(range(seed, seed + n), n, f"simulate {survey}", progress):
         sim = simulate_galaxy(i, survey=survey, size=size)

@@ -30,9 +30,7 @@ def make_labels(
     labelled absent (its ``<kind>_peak_sb`` still says how faint it was).
     """
     present = {c.name: bool((truth == c.value).any()) for c in DEFAULT_TAXONOMY.feature_classes}
-    labels: dict[str, bool | int | float] = {
-        "tidal_feature": any(present[k] for k in TIDAL_KINDS)
-    }
+    labels: dict[str, bool | int | float] = {"tidal_feature": any(present[k] for k in TIDAL_KINDS)}
     for kind in TIDAL_KINDS:
         labels[kind] = present[kind]
         labels[f"{kind}_peak_sb"] = float(peak_sb.get(kind, np.nan))

@@ -142,7 +142,5 @@ def deposit(
     ):
         xi, yi = x0 + dx, y0 + dy
         inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)
-        out += np.bincount(
-            (yi * nx + xi)[inside], weights=(w * weights)[inside], minlength=ny * nx
-        )
+        out += np.bincount((yi * nx + xi)[inside], weights=(w * weights)[inside], minlength=ny * nx)
     return out.reshape(shape)
