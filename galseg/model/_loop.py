@@ -103,7 +103,7 @@ def optimise(
     loss_at: Callable[[int], torch.Tensor],
     resume: bool,
     progress: Progress,
-) -> tuple[list[float], float, int]:
+) -> TrainReport:
     """Run ``steps`` AdamW steps of ``loss_at(step)``, resumable.
 
     The learning rate of each group warms up linearly over the first 5 % of
@@ -137,12 +137,9 @@ def optimise(
 
     Returns
     -------
-    losses : list of float
-        Loss of every step, including those before a resume.
-    seconds : float
-        Wall time of this run's steps.
-    start : int
-        The step this run started at.
+    TrainReport
+        For ``out``: every step's loss (including those before a resume),
+        the step this run started at and its wall time.
 
     Raises
     ------
@@ -170,7 +167,7 @@ def optimise(
         losses.append(float(loss.detach()))
         if (step + 1) % every == 0 and step + 1 < steps:
             _save(path, fingerprint, step + 1, losses, model, optimizer)
-    return losses, time.perf_counter() - began, start
+    return TrainReport(out, steps, start, time.perf_counter() - began, tuple(losses))
 
 
 def _schedule(step: int, steps: int) -> float:

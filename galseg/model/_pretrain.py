@@ -206,7 +206,7 @@ def train_encoder(
         "stretch": stretch,
     }
     model.train()
-    losses, seconds, start = optimise(
+    report = optimise(
         name="train encoder",
         out=out,
         settings=settings,
@@ -217,7 +217,6 @@ def train_encoder(
         resume=resume,
         progress=progress,
     )
-    report = TrainReport(out, steps, start, seconds, tuple(losses))
     config = ModelConfig(architecture, tuple(out_indices), preprocessing)
     card = {
         "kind": "encoder",

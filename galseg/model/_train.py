@@ -253,7 +253,7 @@ def train_head(
         "empty_fraction": empty_fraction,
         "seed": seed,
     }
-    losses, seconds, start = optimise(
+    report = optimise(
         name="train head",
         out=out,
         settings=settings,
@@ -264,7 +264,6 @@ def train_head(
         resume=resume,
         progress=progress,
     )
-    report = TrainReport(out, steps, start, seconds, tuple(losses))
     card = {
         "kind": "assistant",
         "galseg_version": __version__,
@@ -460,7 +459,7 @@ def finetune(
         "holdout": holdout,
         "seed": seed,
     }
-    losses, seconds, start = optimise(
+    training = optimise(
         name="finetune",
         out=out,
         settings=settings,
@@ -471,7 +470,6 @@ def finetune(
         resume=resume,
         progress=progress,
     )
-    training = TrainReport(out, steps, start, seconds, tuple(losses))
     card = {
         "kind": "assistant",
         "galseg_version": __version__,
