@@ -32,7 +32,7 @@ from ..cutout import Cutout
 from ..errors import GalsegError
 from ..store import MaskStore
 from ._assistant import Assistant
-from ._checkpoint import Checkpoint, read_checkpoint, save_checkpoint
+from ._checkpoint import Checkpoint, read_checkpoint, record_in_card, save_checkpoint
 from ._data import augment, check_size, simulate_pool
 from ._device import resolve_device
 from ._encoder import read_timm_folder
@@ -488,7 +488,7 @@ def finetune(
     after, _ = _score(save_checkpoint(out, network, config, card), held, strokes, seed, dev)
     score = {"metric": f"mean IoU after {strokes} strokes", "before": before, "after": after}
     card["training"]["finetune"]["held_back_score"] = score
-    save_checkpoint(out, network, config, card)
+    record_in_card(out, "training", card["training"])  # the weights are written already
     resume_path(out).unlink(missing_ok=True)
     return FinetuneReport(training, len(train), len(held), scored, strokes, before, after)
 
