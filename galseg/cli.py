@@ -418,18 +418,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _train_encoder(args: argparse.Namespace) -> int:
     report = _model().train_encoder(
-        args.out,
-        n=args.n,
-        size=args.size,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        seed=args.seed,
-        architecture=args.arch,
-        device=args.device,
-        resume=args.resume,
-        progress=True,
-        record={"command": args.command_line},
+        args.out, architecture=args.arch, **_run_options(args, "n", "size")
     )
     print(_describe_training(report))
     return 0
@@ -437,19 +426,7 @@ def _train_encoder(args: argparse.Namespace) -> int:
 
 def _train_head(args: argparse.Namespace) -> int:
     report = _model().train_head(
-        args.out,
-        args.encoder,
-        n=args.n,
-        size=args.size,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        rounds=args.rounds,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        progress=True,
-        record={"command": args.command_line},
+        args.out, args.encoder, rounds=args.rounds, **_run_options(args, "n", "size")
     )
     print(_describe_training(report))
     return 0
@@ -461,16 +438,9 @@ def _finetune(args: argparse.Namespace) -> int:
         args.start,
         args.out,
         annotator=args.annotator,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
         holdout=args.holdout,
         strokes=args.strokes,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        progress=True,
-        record={"command": args.command_line},
+        **_run_options(args),
     )
     print(_describe_training(report.training))
     print(
@@ -502,6 +472,17 @@ def _bench_completion(args: argparse.Namespace) -> int:
         model.record_in_card(path, "benchmark", recorded)
         print(f"recorded in {model.card_path(path)} under benchmark.{args.driver}")
     return 0
+
+
+def _run_options(args: argparse.Namespace, *more: str) -> dict:
+    """The training keywords :func:`_add_run_options` declared (and ``more`` of them),
+    with a progress bar and the command line recorded in the model card."""
+    names = ("steps", "batch", "lr", "seed", "device", "resume", *more)
+    return {
+        **{name: getattr(args, name) for name in names},
+        "progress": True,
+        "record": {"command": args.command_line},
+    }
 
 
 def _describe_training(report) -> str:
