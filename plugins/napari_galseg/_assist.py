@@ -227,8 +227,6 @@ class AssistPanel(QGroupBox):
             return
         self.session = AssistSession(opened.cutout.image_shape)
         self._base = np.array(layer.data, copy=True)
-        if self.preview_layer is not None:
-            self.preview_layer.data = np.zeros(opened.cutout.image_shape, dtype=np.uint16)
         self._show_preview(None)
         if self.runner is not None:
             self._start(
@@ -320,8 +318,9 @@ class AssistPanel(QGroupBox):
     def _show_preview(self, data: np.ndarray | None) -> None:
         viewer = self.host.viewer
         if data is None:
-            if self.preview_layer is not None:
-                self.preview_layer.data = np.zeros_like(self.preview_layer.data)
+            if self.preview_layer is not None:  # emptied in the shape of the cutout on screen
+                shape = self.session.shape if self.session else self.preview_layer.data.shape
+                self.preview_layer.data = np.zeros(shape, dtype=np.uint16)
                 self.preview_layer.visible = False
             self._update_buttons()
             return
