@@ -13,7 +13,6 @@ file given; nothing is downloaded.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..cutout import Cutout
 from ..errors import GalsegError
 from ..stretch import normalize, rgb_planes
 from ._assistant import Completion
+from ._cache import FeatureCache
 from ._device import resolve_device
 
 __all__ = ["SAM_TYPES", "SamAssistant", "load_sam", "sam_model_type", "stroke_points"]
@@ -105,7 +105,7 @@ class SamAssistant:
         self.device = device
         self.threshold = 0.5
         self._predictor = SamPredictor(sam)
-        self._cache: OrderedDict[str, tuple] = OrderedDict()  # content hash -> embedding
+        self._cache = FeatureCache(maxsize=4)  # content hash -> embedding (4 MB each for ViT-B)
         self._shape: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
@@ -114,18 +114,18 @@ class SamAssistant:
     def set_image(self, cutout: Cutout) -> None:
         """Embed the cutout's colour composite (the last 4 cutouts are kept)."""
         predictor, key = self._predictor, cutout.content_hash
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            predictor.features, predictor.original_size, predictor.input_size = self._cache[key]
+        embedding = self._cache.get(key)
+        if embedding is not None:
+            predictor.features, predictor.original_size, predictor.input_size = embedding
             predictor.is_image_set = True
         else:
             planes = rgb_planes(normalize(cutout, "lsb"))
             rgb = np.ascontiguousarray(np.moveaxis(planes, 0, -1) * 255).astype(np.uint8)
             with torch.inference_mode():
                 predictor.set_image(rgb)
-            self._cache[key] = (predictor.features, predictor.original_size, predictor.input_size)
-            while len(self._cache) > 4:
-                self._cache.popitem(last=False)
+            self._cache.put(
+                key, (predictor.features, predictor.original_size, predictor.input_size)
+            )
         self._shape = cutout.image_shape
 
     def complete(
