@@ -81,11 +81,21 @@ def _episode(
 
 
 def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Logistic loss plus soft Dice loss, both averaged over the batch."""
+    """Logistic loss over the batch plus soft Dice loss over its non-empty targets.
+
+    Dice is left out where the target is empty: there it is
+    ``1 - 1 / (1 + sum(p))``, near 1 for any prediction of a few pixels, which
+    taught the head to predict nothing without strokes (automatic mode) for
+    fear of the episodes whose class is absent. The logistic loss alone
+    handles those.
+    """
     bce = F.binary_cross_entropy_with_logits(logits, targets)
-    p = torch.sigmoid(logits)
-    overlap = (p * targets).sum(dim=(1, 2))
-    dice = 1 - (2 * overlap + 1) / (p.sum(dim=(1, 2)) + targets.sum(dim=(1, 2)) + 1)
+    present = targets.flatten(1).any(dim=1)
+    if not present.any():
+        return bce
+    p, t = torch.sigmoid(logits[present]), targets[present]
+    overlap = (p * t).sum(dim=(1, 2))
+    dice = 1 - (2 * overlap + 1) / (p.sum(dim=(1, 2)) + t.sum(dim=(1, 2)) + 1)
     return bce + dice.mean()
 
 
