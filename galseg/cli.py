@@ -123,9 +123,58 @@ def _parser() -> argparse.ArgumentParser:
     _add_assist_options(demo)
     demo.set_defaults(run=_demo)
 
+    _add_predict(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    """The ``predict`` command (catalogue runs on Dask)."""
+    predict = sub.add_parser(
+        "predict",
+        help="segment a whole catalogue of cutouts into a store, on Dask",
+        description="Run the model's automatic mode over every cutout of INPUTS and write the "
+        "masks (provenance 'predicted', annotator 'galseg-predict') into STORE, on a Dask "
+        "LocalCluster or any running scheduler. Re-running skips the cutouts done with the "
+        "same checkpoint; unreadable inputs are listed in the JSON report with the reason.",
+    )
+    predict.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUTS",
+        help="FITS files, folders, quoted globs ('cutouts/*.fits'), mask stores, or "
+        "catalogue tables (CSV or FITS) with a path column or path_<band> columns",
+    )
+    predict.add_argument("--out", required=True, type=Path, help="mask store (created if missing)")
+    predict.add_argument(
+        "--checkpoint", type=Path, help="galseg checkpoint (default: the shipped one)"
+    )
+    predict.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (tcp://host:8786); default: a LocalCluster here",
+    )
+    predict.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="workers of the local cluster (default: one per core, at most 4)",
+    )
+    predict.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="cutouts per task (default 16)"
+    )
+    predict.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    predict.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also store each cutout's embedding (the encoder's pooled features)",
+    )
+    predict.add_argument(
+        "--report",
+        type=Path,
+        help="JSON report (default: beside the store, STORE.predict-report.json)",
+    )
+    predict.set_defaults(run=_predict)
 
 
 def _add_assist_options(parser: argparse.ArgumentParser) -> None:
@@ -413,6 +462,34 @@ def _export(args: argparse.Namespace) -> int:
         progress=True,
     )
     print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    try:
+        from .batch import predict
+    except ImportError as exc:
+        raise GalsegError(
+            f"catalogue runs need their optional dependencies ({exc}): pip install 'galseg[batch]'"
+        ) from None
+    report = predict(
+        args.inputs,
+        args.out,
+        checkpoint=args.checkpoint,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        device=args.device,
+        embeddings=args.embeddings,
+        report=args.report,
+        progress=True,
+        say=print,
+    )
+    print(report.summary())
+    for failure in report.failures[:10]:
+        print(f"  failed: {failure.input}: {failure.reason}")
+    if len(report.failures) > 10:
+        print(f"  ... and {len(report.failures) - 10} more in the report")
     return 0
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "AnnotationQueue",
     "OpenedCutout",
     "QueueItem",
+    "band_rank",
     "find_cutouts",
     "fits_files",
 ]
@@ -425,7 +426,7 @@ def _group_files(files: list[Path]) -> dict[Path, QueueItem]:
         if len(members) < 2:
             items[path] = QueueItem(split_fits_suffix(path.name)[0], (path,))
         elif members[0][1] == path:  # the group's first file stands for the group
-            ordered = sorted(members, key=lambda member: _band_rank(member[0]))
+            ordered = sorted(members, key=lambda member: band_rank(member[0]))
             items[path] = QueueItem(key[1], tuple(member for _, member in ordered))
     return items
 
@@ -448,7 +449,14 @@ def _band_key(path: Path) -> tuple[tuple[Path, str, str] | None, str]:
     return None, ""
 
 
-def _band_rank(band: str) -> tuple[int, str]:
+def band_rank(band: str) -> tuple[int, str]:
+    """Sort key of a band name, blue to red by :data:`BAND_ORDER`, others after.
+
+    Examples
+    --------
+    >>> sorted(["z", "VIS", "g", "r"], key=band_rank)
+    ['g', 'r', 'z', 'VIS']
+    """
     lower = band.lower()
     return (BAND_ORDER.index(lower) if lower in BAND_ORDER else len(BAND_ORDER), lower)
 

@@ -10,6 +10,8 @@ A store is one directory that plain ``zarr`` (v3) opens without galseg::
       cutouts/<id>/masks/<revision>    uint8 (y, x) label image, revision = 000001, 000002, ...
                                        attrs: revision, annotator, time, provenance,
                                               content_hash, metadata
+      cutouts/<id>/embeddings/<model>  float32 (feature,): a model's embedding of the cutout
+                                       attrs: model, time, metadata
 
 A cutout's id is the first 16 hex digits of its content hash, so adding the same
 pixels twice gives the same id. Revisions are numbered per cutout across
@@ -491,6 +493,99 @@ class MaskStore:
         for n in reversed(self._revision_numbers(cutout_id)):
             yield _revision_from_attrs(cutout_id, _read_attrs(masks_dir / _revision_name(n)))
 
+    # -------------------------------------------------------------- embeddings
+    def save_embedding(
+        self,
+        cutout_id: str,
+        vector: np.ndarray,
+        model: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Keep a model's embedding of a cutout (for similarity search), atomically.
+
+        Parameters
+        ----------
+        cutout_id : str
+            Id from :meth:`add_cutout`.
+        vector : ndarray, shape (n,)
+            The embedding; stored as float32.
+        model : str
+            Name of the model that made it (e.g. the first 16 hex digits of
+            its checkpoint's SHA-256), as for an annotator name.
+        metadata : mapping, optional
+            JSON-able extras (e.g. the checkpoint's file name).
+
+        Returns
+        -------
+        bool
+            True if written; False if the cutout has an embedding by this
+            model already (it is kept: the same model on the same pixels
+            gives the same vector).
+
+        Raises
+        ------
+        StoreError
+            If the cutout is unknown, the name or vector is invalid, or the
+            store is read only.
+        """
+        self._check_writable()
+        where = f"{self.path}: cutout {cutout_id}"
+        check_name(model, "model", where)
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.ndim != 1 or vector.size == 0 or not np.isfinite(vector).all():
+            raise StoreError(f"{where}: an embedding must be a finite 1-D vector, got {vector!r}")
+        group = self._existing_cutout_dir(cutout_id) / "embeddings"
+        with self._writing(f"save an embedding of cutout {cutout_id}"):
+            if not (group / "zarr.json").exists():
+                with staging_dir(self.path) as staged:
+                    zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
+                    publish(staged, group)  # False: another writer made it meanwhile
+            with staging_dir(self.path) as staged:
+                zarr.create_array(
+                    LocalStore(staged),
+                    data=vector,
+                    dimension_names=("feature",),
+                    attributes={"model": model, "time": _now(), "metadata": dict(metadata or {})},
+                    zarr_format=3,
+                )
+                return publish(staged, group / model)
+
+    def has_embedding(self, cutout_id: str, model: str) -> bool:
+        """Whether the store holds ``model``'s embedding of a cutout."""
+        return (self._existing_cutout_dir(cutout_id) / "embeddings" / model / "zarr.json").exists()
+
+    def load_embedding(self, cutout_id: str, model: str) -> np.ndarray:
+        """A model's embedding of a cutout (float32, 1-D).
+
+        Raises
+        ------
+        StoreError
+            If there is none.
+        """
+        if not self.has_embedding(cutout_id, model):
+            raise StoreError(f"{self.path}: cutout {cutout_id} has no embedding by {model!r}")
+        return self._root[f"cutouts/{cutout_id}/embeddings/{model}"][...]
+
+    def embeddings(self, model: str) -> tuple[list[str], np.ndarray]:
+        """Every embedding by ``model``: the cutout ids and a (cutout, feature) matrix.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from galseg import Cutout, MaskStore
+        >>> store = MaskStore.open(tempfile.mkdtemp() + "/e.zarr")
+        >>> cid = store.add_cutout(Cutout.from_array(np.ones((1, 8, 8)), bands=["r"]))
+        >>> store.save_embedding(cid, [0.5, 2.0], model="m1")
+        True
+        >>> ids, matrix = store.embeddings("m1")
+        >>> ids == [cid], matrix.tolist()
+        (True, [[0.5, 2.0]])
+        """
+        ids = [cid for cid in self.ids() if self.has_embedding(cid, model)]
+        vectors = [self.load_embedding(cid, model) for cid in ids]
+        return ids, np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
     # ------------------------------------------------------------------- flags
     def set_flag(self, cutout_id: str, flag: str, annotator: str, on: bool = True) -> None:
         """Set (or clear) a per-cutout flag such as ``"no_feature"`` for an annotator."""
@@ -513,19 +608,24 @@ class MaskStore:
 
     # ---------------------------------------------------------------- training
     def iter_examples(
-        self, annotator: str | None = None
+        self, annotator: str | None = None, *, predicted: bool = False
     ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
         """Yield ``(image, mask, metadata)`` for training, one per cutout and annotator.
 
         Each annotator's latest mask of each cutout is one example. A cutout an
         annotator flagged ``"no_feature"`` without painting anything is an
         all-unlabelled example. Cutouts without pixels in the store are read
-        from their source files.
+        from their source files. A model's own predictions (provenance
+        ``"predicted"``, e.g. from ``galseg predict``) are left out unless
+        ``predicted`` is set: retraining on them would teach a model its own
+        mistakes.
 
         Parameters
         ----------
         annotator : str, optional
             Only this annotator's masks.
+        predicted : bool
+            Also yield masks whose latest revision is a model prediction.
 
         Yields
         ------
@@ -537,7 +637,11 @@ class MaskStore:
             ``content_hash``.
         """
         for cutout_id in self.ids():
-            finals = self.final_masks(cutout_id, annotator)
+            finals = {
+                who: rev
+                for who, rev in self.final_masks(cutout_id, annotator).items()
+                if predicted or rev is None or rev.provenance != "predicted"
+            }
             if not finals:
                 continue
             info = self.info(cutout_id)

@@ -152,6 +152,27 @@ def test_segment_labels_every_pixel_with_a_taxonomy_value(assistant, sim):
     assert assistant.image_shape == (64, 64)
 
 
+def test_segment_many_batches_cutouts_of_any_size_like_segment(assistant, sim):
+    rng = np.random.default_rng(3)
+    odd = Cutout.from_array(rng.normal(size=(1, 40, 72)).astype(np.float32), ["VIS"])
+    other = simulate_galaxy(12, size=64, features=("shell",)).cutout
+    cutouts = [sim.cutout, odd, other, sim.cutout]
+    results = assistant.segment_many(cutouts, embed=True)
+    assert len(results) == 4
+    names = {c.name for c in assistant.config.classes}
+    for cutout, result in zip(cutouts, results, strict=True):
+        np.testing.assert_array_equal(result.labels, assistant.segment(cutout))
+        assert set(result.confidence) == names
+        for feature in assistant.config.classes:
+            labelled = (result.labels == feature.value).any()
+            assert not labelled or result.confidence[feature.name] >= assistant.threshold
+        assert result.embedding.dtype == np.float32
+        assert result.embedding.shape == (assistant.network.encoder.feature_info.channels()[-1],)
+    np.testing.assert_allclose(results[0].embedding, results[3].embedding, rtol=1e-5)
+    assert not np.allclose(results[0].embedding, results[2].embedding)
+    assert assistant.segment_many([sim.cutout])[0].embedding is None
+
+
 @pytest.mark.parametrize(
     ("bands", "shape"),
     [

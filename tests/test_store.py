@@ -267,6 +267,48 @@ def test_iter_examples_yields_latest_per_annotator_and_no_feature_negatives(stor
     assert {m["annotator"] for _, _, m in store.iter_examples(annotator="bob")} == {"bob"}
 
 
+def test_iter_examples_leaves_out_model_predictions_unless_asked(store):
+    a, b = store.add_cutout(make_cutout(0)), store.add_cutout(make_cutout(1))
+    store.save_mask(a, random_mask(1), "galseg-predict", provenance="predicted")
+    store.save_mask(b, random_mask(2), "galseg-predict", provenance="predicted")
+    store.save_mask(b, random_mask(3), "ada", provenance="assisted")
+    assert [(m["id"], m["annotator"]) for _, _, m in store.iter_examples()] == [(b, "ada")]
+    with_predicted = {(m["id"], m["annotator"]) for _, _, m in store.iter_examples(predicted=True)}
+    assert with_predicted == {(a, "galseg-predict"), (b, "galseg-predict"), (b, "ada")}
+
+
+def test_embeddings_round_trip_per_model_and_are_read_by_plain_zarr(store):
+    a, b = store.add_cutout(make_cutout(0)), store.add_cutout(make_cutout(1))
+    assert store.save_embedding(a, np.arange(4.0), "m1", metadata={"checkpoint": "x"})
+    assert store.save_embedding(b, np.ones(4), "m1")
+    assert store.save_embedding(a, np.zeros(2), "m2")
+    assert not store.save_embedding(a, np.full(4, 9.0), "m1")  # kept, not replaced
+    np.testing.assert_array_equal(store.load_embedding(a, "m1"), np.arange(4.0))
+    assert store.load_embedding(a, "m1").dtype == np.float32
+    assert store.has_embedding(b, "m1") and not store.has_embedding(b, "m2")
+    ids, matrix = store.embeddings("m1")
+    assert ids == sorted([a, b]) and matrix.shape == (2, 4)
+    node = zarr.open_group(store.path, mode="r")[f"cutouts/{a}/embeddings/m1"]
+    assert node.attrs["model"] == "m1" and node.attrs["metadata"] == {"checkpoint": "x"}
+    assert store.embeddings("nobody")[1].shape == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("vector", "model", "message"),
+    [
+        (np.array([1.0, np.nan]), "m", "finite 1-D"),
+        (np.ones((2, 2)), "m", "finite 1-D"),
+        (np.ones(3), "bad/name", "not a valid name"),
+    ],
+)
+def test_bad_embeddings_are_refused(store, vector, model, message):
+    cid = store.add_cutout(make_cutout(0))
+    with pytest.raises(StoreError, match=message):
+        store.save_embedding(cid, vector, model)
+    with pytest.raises(StoreError, match="no embedding"):
+        store.load_embedding(cid, "m")
+
+
 def test_concurrent_writers_never_share_a_revision(store, tmp_path):
     cid = store.add_cutout(make_cutout())
     second = MaskStore.open(store.path)  # another handle, as another process would have

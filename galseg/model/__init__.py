@@ -25,7 +25,7 @@ Examples
 >>> completion = assistant.complete(painted, erased, label="tidal_stream")  # doctest: +SKIP
 """
 
-from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, load_assistant
+from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, Segmentation, load_assistant
 from ._benchmark import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
 from ._checkpoint import (
@@ -63,6 +63,7 @@ __all__ = [
     "Preprocessing",
     "Question",
     "SamAssistant",
+    "Segmentation",
     "TimmEncoder",
     "TrainReport",
     "benchmark_completion",

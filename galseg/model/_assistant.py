@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from ._head import input_prompts
 from ._network import ModelConfig
 from ._preprocess import Geometry, prepare, to_image
 
-__all__ = ["SHIPPED_CHECKPOINT", "Assistant", "Completion", "load_assistant"]
+__all__ = ["SHIPPED_CHECKPOINT", "Assistant", "Completion", "Segmentation", "load_assistant"]
 
 SHIPPED_CHECKPOINT = Path(__file__).parent / "weights" / "galseg-assist.safetensors"
 """The checkpoint that ships with galseg (its model card is ``galseg-assist.json``)."""
@@ -43,6 +45,28 @@ class Completion:
 
     mask: np.ndarray
     probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Automatic mode's answer for one cutout (see :meth:`Assistant.segment_many`).
+
+    Attributes
+    ----------
+    labels : ndarray of uint8, shape (y, x)
+        Label image with the taxonomy's values.
+    confidence : dict of str to float
+        Each feature class's highest probability on the cutout: the class has
+        pixels in ``labels`` only where this reaches the assistant's threshold
+        (and no other class is likelier there).
+    embedding : ndarray of float32, shape (channels,), or None
+        The encoder's deepest features averaged over the cutout (the
+        representation used for similarity search), when asked for.
+    """
+
+    labels: np.ndarray
+    confidence: dict[str, float]
+    embedding: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -211,20 +235,84 @@ class Assistant:
         """
         self.set_image(cutout)
         encoded = self._require_image()
-        classes = self.config.classes
-        empty = np.zeros(encoded.geometry.image_shape, dtype=bool)
-        prompts = input_prompts(empty, empty, None, encoded.geometry, self.config.reach)
-        batch = np.repeat(prompts[None], len(classes), axis=0)
-        probability = self._probabilities(encoded, batch, list(range(len(classes))))
-        values = np.array([c.value for c in classes], dtype=np.uint8)
-        best = probability.argmax(axis=0)
-        return np.where(probability.max(axis=0) >= self.threshold, values[best], 0).astype(np.uint8)
+        return self._segmentations(encoded.features, encoded.geometry, embed=False)[0].labels
+
+    def segment_many(self, cutouts: Sequence[Cutout], *, embed: bool = False) -> list[Segmentation]:
+        """Automatic mode for many cutouts at once, in batches (for catalogue runs).
+
+        Cutouts of the same shape are encoded as one batch and their classes
+        decoded as one batch (on the GPU when the assistant runs on CUDA).
+        Unlike :meth:`segment`, neither the feature cache nor the current
+        image is touched, so a long run does not fill memory.
+
+        Parameters
+        ----------
+        cutouts : sequence of Cutout
+            The cutouts, any sizes (see :meth:`set_image`).
+        embed : bool
+            Also return each cutout's embedding (:attr:`Segmentation.embedding`).
+
+        Returns
+        -------
+        list of Segmentation
+            In the order of ``cutouts``; the labels as :meth:`segment` gives them.
+
+        Raises
+        ------
+        GalsegError
+            If a cutout's bands do not fit the encoder's channels.
+        """
+        results: list[Segmentation | None] = [None] * len(cutouts)
+        prepared = [prepare(c, self.config.preprocessing, self.network.stride) for c in cutouts]
+        groups: dict[Geometry, list[int]] = {}
+        for i, (_, geometry) in enumerate(prepared):
+            groups.setdefault(geometry, []).append(i)
+        for geometry, members in groups.items():
+            images = torch.cat([prepared[i][0] for i in members]).to(self.device)
+            with torch.inference_mode():
+                features = self.network.encode(images)
+            for i, result in zip(
+                members, self._segmentations(features, geometry, embed=embed), strict=True
+            ):
+                results[i] = result
+        return results  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- helpers
     def _require_image(self) -> _Encoded:
         if self._current is None:
             raise GalsegError("no image: call set_image(cutout) before completing strokes")
         return self._current
+
+    def _segmentations(
+        self, features: Sequence[torch.Tensor], geometry: Geometry, *, embed: bool
+    ) -> list[Segmentation]:
+        """Automatic mode for a batch of encoded images of one geometry."""
+        classes = self.config.classes
+        n, batch = len(classes), features[0].shape[0]
+        empty = np.zeros(geometry.image_shape, dtype=bool)
+        prompts = input_prompts(empty, empty, None, geometry, self.config.reach)
+        with torch.inference_mode():
+            logits = self.network.decode(
+                [f.repeat_interleave(n, dim=0) for f in features],
+                torch.from_numpy(prompts)[None].expand(batch * n, -1, -1, -1).to(self.device),
+                torch.arange(n, device=self.device).repeat(batch),
+            )
+            probability = torch.sigmoid(to_image(logits, geometry))[:, 0]
+            embeddings = _pooled(features[-1], geometry) if embed else None
+        probability = probability.to("cpu", torch.float32).numpy().reshape(batch, n, -1)
+        values = np.array([c.value for c in classes], dtype=np.uint8)
+        results = []
+        for b in range(batch):
+            p = probability[b]
+            labels = np.where(p.max(axis=0) >= self.threshold, values[p.argmax(axis=0)], 0)
+            results.append(
+                Segmentation(
+                    labels=labels.reshape(geometry.image_shape).astype(np.uint8),
+                    confidence={c.name: float(p[k].max()) for k, c in enumerate(classes)},
+                    embedding=None if embeddings is None else embeddings[b],
+                )
+            )
+        return results
 
     def _probabilities(
         self, encoded: _Encoded, prompts: np.ndarray, indices: list[int]
@@ -240,6 +328,14 @@ class Assistant:
             )
             probability = torch.sigmoid(to_image(logits, encoded.geometry))[:, 0]
         return probability.to("cpu", torch.float32).numpy()
+
+
+def _pooled(features: torch.Tensor, geometry: Geometry) -> np.ndarray:
+    """Mean of feature maps (B, C, y, x) over the cutout's part of the padded input."""
+    height = math.ceil(geometry.working_shape[0] * features.shape[-2] / geometry.padded_shape[0])
+    width = math.ceil(geometry.working_shape[1] * features.shape[-1] / geometry.padded_shape[1])
+    pooled = features[..., :height, :width].mean(dim=(-2, -1))
+    return pooled.to("cpu", torch.float32).numpy()
 
 
 def _as_mask(strokes: np.ndarray, shape: tuple[int, int], what: str) -> np.ndarray:

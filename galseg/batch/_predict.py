@@ -1,0 +1,337 @@
+"""The client side of a catalogue run: inputs in, batches out to Dask, a report back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+import json
+import logging
+import os
+from pathlib import Path
+import time
+from typing import Any
+
+from .. import __version__
+from .._atomic import write_file
+from .._progress import Progress, track
+from ..errors import GalsegError
+from ..queue import QueueItem
+from ..store import MaskStore
+from ._inputs import Problem, find_inputs
+from ._worker import Job, Outcome, describe, is_done, predict_batch
+
+__all__ = ["PredictReport", "default_report_path", "predict"]
+
+RETRIES = 2
+"""Times Dask runs a batch again after it raised (a batch lost with its worker
+is rerun by the scheduler in any case)."""
+
+
+@dataclass
+class PredictReport:
+    """What a run did: counts, times, and every input that failed with its reason.
+
+    Attributes
+    ----------
+    store, checkpoint, sha256 : str
+        The output store, and the checkpoint file and its SHA-256.
+    scheduler : str
+        ``"local"`` or the scheduler's address.
+    workers : int
+        Dask workers when the run started.
+    batch_size : int
+    seconds : float
+        Wall time of the run.
+    outcomes : list of Outcome
+        One per input (files given twice count once).
+    started : str
+        ISO 8601 UTC time.
+    """
+
+    store: str
+    checkpoint: str
+    sha256: str
+    scheduler: str
+    workers: int
+    batch_size: int
+    seconds: float
+    outcomes: list[Outcome] = field(default_factory=list)
+    started: str = ""
+
+    def count(self, status: str) -> int:
+        """Inputs with ``status`` (``"predicted"``, ``"skipped"`` or ``"failed"``)."""
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        """The inputs that failed."""
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+    def seconds_per_cutout(self) -> dict[str, float]:
+        """Mean read, model and write seconds per predicted cutout (worker time)."""
+        done = [o for o in self.outcomes if o.status == "predicted"]
+        n = max(1, len(done))
+        return {
+            "read": sum(o.read_seconds for o in done) / n,
+            "model": sum(o.model_seconds for o in done) / n,
+            "write": sum(o.write_seconds for o in done) / n,
+        }
+
+    def summary(self) -> str:
+        """One line for the terminal.
+
+        Examples
+        --------
+        >>> report = PredictReport("m.zarr", "c.safetensors", "ab", "local", 2, 8, 3.0)
+        >>> report.outcomes = [Outcome("a.fits", "predicted"), Outcome("b.fits", "failed", "bad")]
+        >>> report.summary()
+        '1 predicted, 0 skipped (done before), 1 failed of 2 inputs in 3.0 s'
+        """
+        return (
+            f"{self.count('predicted')} predicted, {self.count('skipped')} skipped "
+            f"(done before), {self.count('failed')} failed of {len(self.outcomes)} inputs "
+            f"in {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as written to its JSON file."""
+        return {
+            "galseg_version": __version__,
+            "started": self.started,
+            "store": self.store,
+            "checkpoint": self.checkpoint,
+            "sha256": self.sha256,
+            "scheduler": self.scheduler,
+            "workers": self.workers,
+            "batch_size": self.batch_size,
+            "seconds": round(self.seconds, 3),
+            "counts": {s: self.count(s) for s in ("predicted", "skipped", "failed")},
+            "seconds_per_cutout": self.seconds_per_cutout(),
+            "failures": [{"input": o.input, "reason": o.reason} for o in self.failures],
+            "outcomes": [asdict(o) for o in self.outcomes],
+        }
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as JSON, atomically; returns the path."""
+        path = Path(path)
+        write_file(path, json.dumps(self.to_dict(), indent=1).encode())
+        return path
+
+
+def default_report_path(out: str | os.PathLike[str]) -> Path:
+    """Where a run writes its report by default: beside the store.
+
+    Examples
+    --------
+    >>> default_report_path("runs/masks.zarr").as_posix()
+    'runs/masks.predict-report.json'
+    """
+    out = Path(out)
+    return out.with_name(f"{out.stem}.predict-report.json")
+
+
+def predict(
+    inputs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+    embeddings: bool = False,
+    report: str | os.PathLike[str] | None = None,
+    client: Any = None,
+    progress: Progress = False,
+    say: Callable[[str], object] = lambda message: None,
+) -> PredictReport:
+    """Segment every cutout of a catalogue into a mask store, on a Dask cluster.
+
+    The inputs are split into batches of ``batch_size`` cutouts, each one a
+    Dask task (:func:`galseg.batch.predict_batch`): the worker reads the
+    files, runs automatic mode (:meth:`galseg.model.Assistant.segment_many`,
+    batched, on the worker's GPU when it has one) and writes each mask as a
+    new revision (annotator :data:`~galseg.batch.PREDICTOR`, provenance
+    ``predicted``, the checkpoint and per-class confidence in its metadata).
+    The store's atomic writes make concurrent workers safe. Each worker loads
+    the model once.
+
+    The run is resumable: cutouts whose latest prediction came from the same
+    checkpoint are skipped (by their files before any task is sent, by their
+    pixels on the workers). It is fault tolerant: a batch lost with its
+    worker is run again by the scheduler, and an input that cannot be read
+    or predicted is listed in the report with the reason instead of stopping
+    the run.
+
+    Parameters
+    ----------
+    inputs : sequence of str or path-like
+        Files, folders, globs, mask stores and catalogue tables
+        (:func:`galseg.batch.find_inputs`).
+    out : path-like
+        The mask store to write (created if missing, with the checkpoint's
+        taxonomy).
+    checkpoint : path-like, optional
+        The model; by default the one shipped with galseg.
+    scheduler : str, optional
+        Address of a running ``distributed`` scheduler (``tcp://host:8786``,
+        e.g. from ``dask-jobqueue``); by default a ``LocalCluster`` on this
+        machine, closed at the end.
+    workers : int, optional
+        Workers of the local cluster (default: one per core, at most 4);
+        ignored with a scheduler.
+    batch_size : int
+        Cutouts per task.
+    device : str
+        ``"auto"`` (each worker's GPU when it has one), ``"cpu"`` or ``"cuda"``.
+    embeddings : bool
+        Also store each cutout's embedding (the encoder's pooled features),
+        under the model name ``sha256[:16]`` (:meth:`MaskStore.embeddings`).
+    report : path-like, optional
+        The JSON report to write; by default :func:`default_report_path`.
+    client : distributed.Client, optional
+        Use this client (and its cluster) instead of making one.
+    progress : bool or callable
+        See :mod:`galseg._progress` (counted in cutouts).
+    say : callable, optional
+        Called with one-line messages (the cluster and its dashboard).
+
+    Returns
+    -------
+    PredictReport
+
+    Raises
+    ------
+    GalsegError
+        On unusable inputs (a missing path, a glob matching nothing, a
+        catalogue without a path column), an unreadable checkpoint, a store
+        with another taxonomy, or an unreachable scheduler. Problems with
+        single cutouts never raise: they are in the report.
+    """
+    from ..model import SHIPPED_CHECKPOINT, read_checkpoint
+
+    if batch_size < 1:
+        raise GalsegError(f"batch size must be at least 1, got {batch_size}")
+    if workers is not None and workers < 1:
+        raise GalsegError(f"workers must be at least 1, got {workers}")
+    started, start = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    found = find_inputs(inputs)
+    model = read_checkpoint(checkpoint or SHIPPED_CHECKPOINT)
+    store = MaskStore.open(out, mode="a", taxonomy=model.config.taxonomy)
+    if store.taxonomy != model.config.taxonomy:
+        raise GalsegError(
+            f"{store.path}: the store's classes are not the checkpoint's "
+            f"({model.path.name}); write into a new store"
+        )
+    job = Job(str(store.path), str(model.path), model.identity, device, embeddings)
+    done = _done_sources(store, job)
+    todo = [item for item in found.items if _sources(item) not in done]
+    skipped = [Outcome(describe(i), "skipped") for i in found.items if _sources(i) in done]
+    with _cluster(client, scheduler, workers) as (dask_client, threads, where):
+        job = Job(job.store, job.checkpoint, job.identity, device, embeddings, threads)
+        n_workers = len(dask_client.scheduler_info().get("workers", {}))
+        say(f"Dask: {where}, {_plural(n_workers, 'worker')}" + _dashboard(dask_client))
+        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        outcomes = list(
+            track(_run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout")
+        )
+    result = PredictReport(
+        store=str(store.path),
+        checkpoint=str(model.path),
+        sha256=model.identity,
+        scheduler=scheduler or "local",
+        workers=n_workers,
+        batch_size=batch_size,
+        seconds=time.perf_counter() - start,
+        outcomes=[*_problem_outcomes(found.problems), *skipped, *outcomes],
+        started=started,
+    )
+    report_path = Path(report) if report is not None else default_report_path(out)
+    result.write(report_path)
+    say(f"report: {report_path}")
+    return result
+
+
+def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outcome]:
+    """Outcomes of every batch, as the batches finish."""
+    from distributed import as_completed
+
+    futures = {
+        client.submit(predict_batch, batch, job, pure=False, retries=RETRIES): batch
+        for batch in batches
+    }
+    for future in as_completed(futures):
+        batch = futures.pop(future)
+        try:
+            yield from future.result()
+        except Exception as exc:  # the batch failed on every try: its inputs are reported
+            reason = f"batch failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            yield from (Outcome(describe(item), "failed", reason) for item in batch)
+        future.release()
+
+
+@contextlib.contextmanager
+def _cluster(client: Any, scheduler: str | None, workers: int | None):
+    """``(client, torch threads per worker, description)``; closes what it made."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise GalsegError(
+            'catalogue runs need Dask distributed: pip install "galseg[batch]"'
+        ) from None
+    if client is not None:
+        yield client, None, f"scheduler {client.scheduler.address}"
+        return
+    if scheduler is not None:
+        try:
+            remote = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise GalsegError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        with remote:
+            yield remote, None, f"scheduler {scheduler}"
+        return
+    cores = os.cpu_count() or 1
+    n = workers or min(cores, 4)
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as local,
+    ):
+        yield local, max(1, cores // n), "local cluster"
+
+
+def _dashboard(client: Any) -> str:
+    """``", dashboard at URL"`` when the scheduler serves one (it needs bokeh)."""
+    try:
+        link = client.dashboard_link
+    except Exception:  # no dashboard configured
+        return ""
+    return f", dashboard at {link}" if link else ""
+
+
+def _done_sources(store: MaskStore, job: Job) -> set[tuple[Path, ...]]:
+    """The source files of the store's cutouts that the job has nothing left to do for."""
+    return {
+        tuple(path.resolve() for path in store.source_paths(cutout_id))
+        for cutout_id in store.ids()
+        if is_done(store, cutout_id, job)
+    } - {()}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _sources(item: QueueItem) -> tuple[Path, ...]:
+    return tuple(path.resolve() for path in item.sources)
+
+
+def _problem_outcomes(problems: list[Problem]) -> list[Outcome]:
+    return [Outcome(problem.input, "failed", problem.reason) for problem in problems]
