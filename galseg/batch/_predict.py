@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 import json
 import logging
@@ -19,7 +19,7 @@ from .._progress import Progress, track
 from ..errors import GalsegError
 from ..queue import QueueItem
 from ..store import MaskStore
-from ._inputs import Problem, find_inputs
+from ._inputs import find_inputs
 from ._worker import Job, Outcome, describe, is_done, predict_batch
 
 __all__ = ["PredictReport", "default_report_path", "predict"]
@@ -28,10 +28,21 @@ RETRIES = 2
 """Times Dask runs a batch again after it raised (a batch lost with its worker
 is rerun by the scheduler in any case)."""
 
+IN_FLIGHT_PER_WORKER = 4
+"""Batches submitted per worker at a time: enough to keep every worker busy,
+few enough that the scheduler and this client hold little of a long run."""
+
+
+_STATUSES = ("predicted", "skipped", "failed")
+_STAGES = ("read", "model", "write")
+
 
 @dataclass
 class PredictReport:
-    """What a run did: counts, times, and every input that failed with its reason.
+    """What a run did: counts, worker time, and every input that failed with its reason.
+
+    Only the failures are kept one by one (a run over millions of cutouts
+    keeps running totals of the rest).
 
     Attributes
     ----------
@@ -44,8 +55,10 @@ class PredictReport:
     batch_size : int
     seconds : float
         Wall time of the run.
-    outcomes : list of Outcome
-        One per input (files given twice count once).
+    counts : dict of str to int
+        Inputs ``"predicted"``, ``"skipped"`` (done before) and ``"failed"``.
+    failures : list of Outcome
+        The inputs that failed, with the reasons.
     started : str
         ISO 8601 UTC time.
     """
@@ -56,28 +69,37 @@ class PredictReport:
     scheduler: str
     workers: int
     batch_size: int
-    seconds: float
-    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_STATUSES, 0))
+    failures: list[Outcome] = field(default_factory=list)
     started: str = ""
+    _stage_seconds: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(_STAGES, 0.0), init=False, repr=False
+    )
+
+    def add(self, outcome: Outcome) -> None:
+        """Count one input's outcome."""
+        self.counts[outcome.status] += 1
+        if outcome.status == "failed":
+            self.failures.append(outcome)
+        elif outcome.status == "predicted":
+            self._stage_seconds["read"] += outcome.read_seconds
+            self._stage_seconds["model"] += outcome.model_seconds
+            self._stage_seconds["write"] += outcome.write_seconds
 
     def count(self, status: str) -> int:
         """Inputs with ``status`` (``"predicted"``, ``"skipped"`` or ``"failed"``)."""
-        return sum(outcome.status == status for outcome in self.outcomes)
+        return self.counts[status]
 
     @property
-    def failures(self) -> list[Outcome]:
-        """The inputs that failed."""
-        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+    def total(self) -> int:
+        """Inputs counted."""
+        return sum(self.counts.values())
 
     def seconds_per_cutout(self) -> dict[str, float]:
         """Mean read, model and write seconds per predicted cutout (worker time)."""
-        done = [o for o in self.outcomes if o.status == "predicted"]
-        n = max(1, len(done))
-        return {
-            "read": sum(o.read_seconds for o in done) / n,
-            "model": sum(o.model_seconds for o in done) / n,
-            "write": sum(o.write_seconds for o in done) / n,
-        }
+        n = max(1, self.counts["predicted"])
+        return {stage: seconds / n for stage, seconds in self._stage_seconds.items()}
 
     def summary(self) -> str:
         """One line for the terminal.
@@ -85,13 +107,14 @@ class PredictReport:
         Examples
         --------
         >>> report = PredictReport("m.zarr", "c.safetensors", "ab", "local", 2, 8, 3.0)
-        >>> report.outcomes = [Outcome("a.fits", "predicted"), Outcome("b.fits", "failed", "bad")]
+        >>> report.add(Outcome("a.fits", "predicted"))
+        >>> report.add(Outcome("b.fits", "failed", "not a FITS file"))
         >>> report.summary()
         '1 predicted, 0 skipped (done before), 1 failed of 2 inputs in 3.0 s'
         """
         return (
             f"{self.count('predicted')} predicted, {self.count('skipped')} skipped "
-            f"(done before), {self.count('failed')} failed of {len(self.outcomes)} inputs "
+            f"(done before), {self.count('failed')} failed of {self.total} inputs "
             f"in {self.seconds:.1f} s"
         )
 
@@ -107,10 +130,9 @@ class PredictReport:
             "workers": self.workers,
             "batch_size": self.batch_size,
             "seconds": round(self.seconds, 3),
-            "counts": {s: self.count(s) for s in ("predicted", "skipped", "failed")},
+            "counts": dict(self.counts),
             "seconds_per_cutout": self.seconds_per_cutout(),
             "failures": [{"input": o.input, "reason": o.reason} for o in self.failures],
-            "outcomes": [asdict(o) for o in self.outcomes],
         }
 
     def write(self, path: str | os.PathLike[str]) -> Path:
@@ -228,26 +250,25 @@ def predict(
     job = Job(str(store.path), str(model.path), model.identity, device, embeddings)
     done = _done_sources(store, job)
     todo = [item for item in found.items if _sources(item) not in done]
-    skipped = [Outcome(describe(i), "skipped") for i in found.items if _sources(i) in done]
-    with _cluster(client, scheduler, workers) as (dask_client, threads, where):
-        job = Job(job.store, job.checkpoint, job.identity, device, embeddings, threads)
-        n_workers = len(dask_client.scheduler_info().get("workers", {}))
-        say(f"Dask: {where}, {_plural(n_workers, 'worker')}" + _dashboard(dask_client))
-        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-        outcomes = list(
-            track(_run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout")
-        )
     result = PredictReport(
-        store=str(store.path),
-        checkpoint=str(model.path),
-        sha256=model.identity,
-        scheduler=scheduler or "local",
-        workers=n_workers,
-        batch_size=batch_size,
-        seconds=time.perf_counter() - start,
-        outcomes=[*_problem_outcomes(found.problems), *skipped, *outcomes],
-        started=started,
+        str(store.path), str(model.path), model.identity, scheduler or "local", 0, batch_size
     )
+    result.started = started
+    for problem in found.problems:
+        result.add(Outcome(problem.input, "failed", problem.reason))
+    for item in found.items:
+        if _sources(item) in done:
+            result.add(Outcome(describe(item), "skipped"))
+    with _cluster(client, scheduler, workers) as (dask_client, threads, where):
+        job = replace(job, threads=threads)
+        result.workers = _n_workers(dask_client)
+        say(f"Dask: {where}, {_plural(result.workers, 'worker')}" + _dashboard(dask_client))
+        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        for outcome in track(
+            _run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout"
+        ):
+            result.add(outcome)
+    result.seconds = time.perf_counter() - start
     report_path = Path(report) if report is not None else default_report_path(out)
     result.write(report_path)
     say(f"report: {report_path}")
@@ -255,14 +276,27 @@ def predict(
 
 
 def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outcome]:
-    """Outcomes of every batch, as the batches finish."""
+    """Outcomes of every batch as the batches finish, with a few batches per worker
+    in flight (the scheduler never holds a whole catalogue's tasks)."""
     from distributed import as_completed
 
-    futures = {
-        client.submit(predict_batch, batch, job, pure=False, retries=RETRIES): batch
-        for batch in batches
-    }
-    for future in as_completed(futures):
+    queue = iter(batches)
+    futures: dict[Any, list[QueueItem]] = {}
+
+    def submit() -> Any:
+        batch = next(queue, None)
+        if batch is None:
+            return None
+        future = client.submit(predict_batch, batch, job, pure=False, retries=RETRIES)
+        futures[future] = batch
+        return future
+
+    def window() -> int:  # asks the scheduler: a cluster may grow or shrink during a run
+        return IN_FLIGHT_PER_WORKER * max(1, _n_workers(client))
+
+    size = window()
+    running = as_completed([f for f in (submit() for _ in range(size)) if f is not None])
+    for finished, future in enumerate(running, start=1):
         batch = futures.pop(future)
         try:
             yield from future.result()
@@ -270,6 +304,14 @@ def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outc
             reason = f"batch failed: {type(exc).__name__}: {exc}".splitlines()[0]
             yield from (Outcome(describe(item), "failed", reason) for item in batch)
         future.release()
+        if finished % 32 == 0:
+            size = window()
+        while len(futures) < size and (following := submit()) is not None:
+            running.add(following)
+
+
+def _n_workers(client: Any) -> int:
+    return len(client.scheduler_info().get("workers", {}))
 
 
 @contextlib.contextmanager
@@ -331,7 +373,3 @@ def _plural(n: int, word: str) -> str:
 
 def _sources(item: QueueItem) -> tuple[Path, ...]:
     return tuple(path.resolve() for path in item.sources)
-
-
-def _problem_outcomes(problems: list[Problem]) -> list[Outcome]:
-    return [Outcome(problem.input, "failed", problem.reason) for problem in problems]

@@ -1,0 +1,106 @@
+"""Throughput of ``galseg predict``: cutouts per second on 1 and 2 Dask workers.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/batch.py [--n 240] [--size 256] [--batch-size 16]
+
+Simulates ``n`` cutouts (legacy survey, 3 bands) into FITS files in a temporary
+folder, then for 1 and 2 workers of a ``LocalCluster`` (one process each, the
+CPU's cores shared evenly between their torch threads) runs
+:func:`galseg.batch.predict` over all of them into a new store. Each cluster
+first predicts a few other cutouts so that every worker has loaded the model:
+the figures are the steady state a long catalogue run sees, not the start-up
+(printed apart). It prints cutouts per second, the scaling efficiency (the
+2-worker rate over twice the 1-worker rate), where a worker's time goes per
+cutout (reading the FITS files, the model, writing the mask into the store),
+and what that means for 10 million cutouts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+import shutil
+import tempfile
+import time
+
+from distributed import Client, LocalCluster
+
+from galseg.batch import predict
+from galseg.simulate import write_simulated_set
+
+CATALOGUE = 10_000_000
+WARM_UP = 4
+"""Cutouts per worker predicted before timing (the model loads on the first)."""
+
+
+def _run(folder: Path, files: list[Path], warm: list[Path], workers: int, batch_size: int):
+    cores = os.cpu_count() or 1
+    threads = str(max(1, cores // workers))
+    start = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        predict(warm, folder / f"warm{workers}.zarr", client=client, batch_size=1)
+        startup = time.perf_counter() - start
+        report = predict(files, folder / f"run{workers}.zarr", client=client, batch_size=batch_size)
+    if report.failures or report.count("predicted") != len(files):
+        raise SystemExit(f"run with {workers} workers did not predict every cutout: {report}")
+    return report, startup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=240, help="cutouts timed (default 240)")
+    parser.add_argument("--size", type=int, default=256, help="cutout side (default 256)")
+    parser.add_argument("--batch-size", type=int, default=16, help="cutouts per task")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="galseg-bench-batch-"))
+    try:
+        data = folder / "cutouts"
+        write_simulated_set(data, args.n + 2 * WARM_UP, size=args.size, seed=4_000_000)
+        files = sorted(data.glob("sim_*.fits"))
+        warm, timed = files[: 2 * WARM_UP], files[2 * WARM_UP :]
+        print(
+            f"{len(timed)} simulated {args.size}x{args.size} legacy cutouts (3-band FITS), "
+            f"batches of {args.batch_size}, {os.cpu_count()} CPU cores, shipped model"
+        )
+        print(
+            f"{'workers':>7} {'cutouts/s':>10} {'start-up s':>11} {'read ms':>8} "
+            f"{'model ms':>9} {'write ms':>9}   (per cutout, in a worker)"
+        )
+        rates = {}
+        for workers in (1, 2):
+            report, startup = _run(folder, timed, warm, workers, args.batch_size)
+            rates[workers] = len(timed) / report.seconds
+            per = {k: 1e3 * v for k, v in report.seconds_per_cutout().items()}
+            print(
+                f"{workers:>7} {rates[workers]:>10.2f} {startup:>11.1f} {per['read']:>8.1f} "
+                f"{per['model']:>9.1f} {per['write']:>9.1f}"
+            )
+        efficiency = rates[2] / (2 * rates[1])
+        print(f"scaling efficiency, 2 workers vs 1: {efficiency:.2f}")
+        per_worker = rates[2] / 2
+        print(
+            f"10 million cutouts at {per_worker:.2f} cutouts/s per worker (this CPU, "
+            f"{max(1, (os.cpu_count() or 1) // 2)} core(s) each):"
+        )
+        for workers in (2, 64, 256, 1024):
+            hours = CATALOGUE / (per_worker * workers) / 3600
+            print(f"  {workers:>5} such workers: {hours:>8.1f} h")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
