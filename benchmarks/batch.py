@@ -54,7 +54,7 @@ def _run(folder: Path, files: list[Path], warm: list[Path], workers: int, batch_
         predict(warm, folder / f"warm{workers}.zarr", client=client, batch_size=1)
         startup = time.perf_counter() - start
         report = predict(files, folder / f"run{workers}.zarr", client=client, batch_size=batch_size)
-    if report.failures or report.count("predicted") != len(files):
+    if report.failures or report.counts["predicted"] != len(files):
         raise SystemExit(f"run with {workers} workers did not predict every cutout: {report}")
     return report, startup
 

@@ -163,7 +163,12 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--batch-size", type=_positive_int, default=16, help="cutouts per task (default 16)"
     )
-    predict.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    predict.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto (default: each worker's GPU if it has one), cpu or cuda",
+    )
     predict.add_argument(
         "--embeddings",
         action="store_true",
@@ -466,12 +471,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    try:
-        from .batch import predict
-    except ImportError as exc:
-        raise GalsegError(
-            f"catalogue runs need their optional dependencies ({exc}): pip install 'galseg[batch]'"
-        ) from None
+    from .batch import predict
+
     report = predict(
         args.inputs,
         args.out,
@@ -490,7 +491,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"  failed: {failure.input}: {failure.reason}")
     if len(report.failures) > 10:
         print(f"  ... and {len(report.failures) - 10} more in the report")
-    return 0
+    return 1 if report.total and report.counts["failed"] == report.total else 0
 
 
 def _train_encoder(args: argparse.Namespace) -> int:

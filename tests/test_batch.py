@@ -7,12 +7,14 @@ hundred small simulated cutouts, with a real two-worker ``LocalCluster``
 
 from __future__ import annotations
 
+from dataclasses import replace
 import doctest
 import importlib
 import json
 import logging
 import os
 from pathlib import Path
+import shutil
 import signal
 import threading
 import time
@@ -21,10 +23,10 @@ from astropy.table import Table
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 distributed = pytest.importorskip("distributed")
 
-from galseg import GalsegError, MaskStore  # noqa: E402
+from galseg import FeatureClass, GalsegError, MaskStore, Taxonomy  # noqa: E402
 from galseg.batch import (  # noqa: E402
     PREDICTOR,
     Job,
@@ -33,9 +35,16 @@ from galseg.batch import (  # noqa: E402
     predict,
     predict_batch,
 )
+from galseg.batch._worker import worker_assistant  # noqa: E402
 from galseg.cli import main  # noqa: E402
 from galseg.io import read_cutout  # noqa: E402
-from galseg.model import SHIPPED_CHECKPOINT, load_assistant  # noqa: E402
+from galseg.model import (  # noqa: E402
+    SHIPPED_CHECKPOINT,
+    ModelConfig,
+    build_network,
+    load_assistant,
+    save_checkpoint,
+)
 from galseg.queue import find_cutouts  # noqa: E402
 from galseg.simulate import write_simulated_set  # noqa: E402
 
@@ -77,10 +86,10 @@ def predicted_revisions(store: MaskStore, cutout_id: str) -> list:
     return [rev for rev in store.history(cutout_id) if rev.annotator == PREDICTOR]
 
 
-@pytest.mark.parametrize("module", ["_inputs", "_predict", "_worker"])
+@pytest.mark.parametrize("module", ["_inputs", "_predict"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(f"galseg.batch.{module}"), verbose=False)
-    assert result.failed == 0
+    assert result.attempted > 0 and result.failed == 0
 
 
 # --------------------------------------------------------------------- inputs
@@ -139,17 +148,74 @@ def test_missing_inputs_are_clear_errors(tmp_path):
 
 
 # --------------------------------------------------------------------- worker
-def test_a_batch_writes_predictions_once_and_reports_unreadable_inputs(tmp_path, assistant):
+@pytest.fixture
+def job_store(tmp_path, assistant):
     store = MaskStore.open(tmp_path / "out.zarr", taxonomy=assistant.taxonomy)
+    return store, Job(str(store.path), str(SHIPPED_CHECKPOINT), assistant.identity, "cpu")
+
+
+def test_a_batch_writes_predictions_once_and_reports_unreadable_inputs(tmp_path, job_store):
+    store, job = job_store
     (tmp_path / "empty.fits").write_bytes(b"")
-    items = find_cutouts([SAMPLES / "stream_legacy.fits", tmp_path / "empty.fits"])
-    job = Job(str(store.path), str(SHIPPED_CHECKPOINT), assistant.identity, "cpu")
+    shutil.copy(SAMPLES / "stream_legacy.fits", tmp_path / "same_pixels.fits")
+    items = find_cutouts(
+        [SAMPLES / "stream_legacy.fits", tmp_path / "empty.fits", tmp_path / "same_pixels.fits"]
+    )
     first = predict_batch(items, job)
-    assert [o.status for o in first] == ["predicted", "failed"]
-    assert "empty.fits" in first[1].input and first[1].reason
+    assert [o.status for o in first] == ["predicted", "failed", "skipped"]
+    assert first[1].input == str(tmp_path / "empty.fits") and "empty" in first[1].reason
+    assert first[2].cutout_id == first[0].cutout_id  # same pixels: written once
     again = predict_batch(items, job)  # as when Dask reruns a batch whose worker died
-    assert [o.status for o in again] == ["skipped", "failed"]
-    assert len(predicted_revisions(store, first[0].cutout_id)) == 1
+    assert [o.status for o in again] == ["skipped", "failed", "skipped"]
+    (revision,) = predicted_revisions(store, first[0].cutout_id)
+    assert revision.metadata["name"] == "stream_legacy"
+
+
+def test_embeddings_asked_for_later_are_added_without_a_new_mask(job_store, assistant):
+    store, job = job_store
+    items = find_cutouts([SAMPLES / "tail_legacy.fits.fz"])
+    (first,) = predict_batch(items, job)
+    assert not store.has_embedding(first.cutout_id, job.model_name)
+    (second,) = predict_batch(items, replace(job, embed=True))
+    assert second.status == "predicted"
+    assert len(predicted_revisions(store, first.cutout_id)) == 1
+    assert store.load_embedding(first.cutout_id, job.model_name).shape == (
+        assistant.network.encoder.feature_info.channels()[-1],
+    )
+    (third,) = predict_batch(items, replace(job, embed=True))
+    assert third.status == "skipped"
+
+
+def test_another_checkpoint_predicts_again(tmp_path, job_store):
+    store, job = job_store
+    items = find_cutouts([SAMPLES / "tail_legacy.fits.fz"])
+    (first,) = predict_batch(items, job)
+    other = save_checkpoint(
+        tmp_path / "other.safetensors", build_network(ModelConfig()), ModelConfig()
+    )
+    other_job = Job(job.store, str(other.path), other.identity, "cpu")
+    assert predict_batch(items, other_job)[0].status == "predicted"
+    old, new = predicted_revisions(store, first.cutout_id)
+    assert old.metadata["model"]["sha256"] == job.identity
+    assert new.metadata["model"] == {"checkpoint": "other.safetensors", "sha256": other.identity}
+    assert predict_batch(items, job)[0].status == "predicted"  # its latest is the other's
+
+
+def test_a_cutout_the_model_fails_on_fails_alone(job_store, monkeypatch):
+    store, job = job_store
+    items = find_cutouts([SAMPLES / "tail_legacy.fits.fz", SAMPLES / "stream_legacy.fits"])
+    model = worker_assistant(job)
+    segment_many = type(model).segment_many
+
+    def failing(self, cutouts, *, embed=False):
+        if any(c.name == "stream_legacy" for c in cutouts):
+            raise RuntimeError("out of memory\nwith a second line")
+        return segment_many(self, cutouts, embed=embed)
+
+    monkeypatch.setattr(type(model), "segment_many", failing)
+    outcomes = predict_batch(items, job)
+    assert [o.status for o in outcomes] == ["predicted", "failed"]
+    assert outcomes[1].reason == "RuntimeError: out of memory"
 
 
 # ------------------------------------------------------------------ full runs
@@ -159,7 +225,7 @@ def test_predict_writes_every_sample_cutout_with_its_model_and_confidence(
     out = tmp_path / "predicted.zarr"
     report = predict([SAMPLES], out, client=client, batch_size=3, embeddings=True)
     items = find_cutouts([SAMPLES])
-    assert report.count("predicted") == len(items) == 8 and not report.failures
+    assert report.counts["predicted"] == len(items) == 8 and not report.failures
     store = MaskStore.open(out, mode="r")
     assert len(store) == len(items)
     names = {c.name for c in assistant.config.classes}
@@ -211,8 +277,8 @@ def test_hundreds_of_cutouts_survive_a_killed_worker_a_corrupt_file_and_a_rerun(
 
     # The killed worker's batch runs again; cutouts it had written already are
     # skipped then, so at most one batch's worth count as done before.
-    assert report.count("predicted") + report.count("skipped") == N_SIMULATED
-    assert report.count("skipped") < 8
+    assert report.counts["predicted"] + report.counts["skipped"] == N_SIMULATED
+    assert report.counts["skipped"] < 8
     ((failure),) = report.failures
     assert failure.input.endswith("sim_corrupt.fits") and "truncated or corrupt" in failure.reason
     store = MaskStore.open(out, mode="r")
@@ -222,7 +288,7 @@ def test_hundreds_of_cutouts_survive_a_killed_worker_a_corrupt_file_and_a_rerun(
         assert store.load_mask(cutout_id, revision=revision.revision).shape == (64, 64)
 
     rerun = predict([simulated], out, client=client, batch_size=8)
-    assert rerun.count("skipped") == N_SIMULATED and rerun.count("predicted") == 0
+    assert rerun.counts["skipped"] == N_SIMULATED and rerun.counts["predicted"] == 0
     assert [o.input for o in rerun.failures] == [failure.input]
     assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
 
@@ -231,33 +297,54 @@ def test_predict_reaches_a_running_scheduler_by_its_address(tmp_path, client):
     out = tmp_path / "predicted.zarr"
     address = client.scheduler.address
     report = predict([SAMPLES / "stream_legacy.fits"], out, scheduler=address)
-    assert report.scheduler == address and report.count("predicted") == 1
+    assert report.scheduler == address and report.counts["predicted"] == 1
 
 
-def test_the_predict_command_prints_progress_failures_and_the_report(tmp_path, capsys):
-    (tmp_path / "broken.fits").write_text("not a FITS file")
-    out = tmp_path / "predicted.zarr"
-    status = main(
-        [
-            "predict",
-            str(SAMPLES / "tail_legacy.fits.fz"),
-            str(tmp_path / "broken.fits"),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ]
-    )
+def test_the_predict_command_prints_progress_failures_and_the_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed in a terminal
+    Path("broken.fits").write_text("not a FITS file")
+    shutil.copy(SAMPLES / "tail_legacy.fits.fz", "tail.fits.fz")
+    status = main(["predict", "tail.fits.fz", "broken.fits", "--out", "out.zarr", "--workers", "1"])
     captured = capsys.readouterr()
     assert status == 0
-    assert "Dask: local cluster, 1 worker" in captured.out
+    assert "Dask: local cluster, 1 worker, dashboard at http://" in captured.out
     assert "1 predicted, 0 skipped (done before), 1 failed of 2 inputs" in captured.out
     assert f"failed: {tmp_path / 'broken.fits'}: not a FITS file" in captured.out
     assert "predict: 100%" in captured.err  # the tqdm bar
-    assert json.loads(default_report_path(out).read_text())["counts"]["failed"] == 1
+    saved = json.loads(Path("out.predict-report.json").read_text())
+    assert saved["counts"]["failed"] == 1 and saved["store"] == str(tmp_path / "out.zarr")
+    (cutout_id,) = MaskStore.open("out.zarr", mode="r").ids()
+    store = MaskStore.open("out.zarr", mode="r")
+    assert store.source_paths(cutout_id) == [tmp_path / "tail.fits.fz"]
+    assert main(["predict", "broken.fits", "--out", "out.zarr", "--workers", "1"]) == 1
 
 
-def test_predict_refuses_bad_settings_before_starting_a_cluster(tmp_path):
-    with pytest.raises(GalsegError, match="batch size"):
-        predict([SAMPLES], tmp_path / "out.zarr", batch_size=0)
-    assert main(["predict", str(tmp_path / "absent"), "--out", str(tmp_path / "o.zarr")]) == 1
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": 0}, "batch size must be at least 1"),
+        ({"workers": 2, "scheduler": "tcp://127.0.0.1:8786"}, "not both"),
+        ({"device": "gpu"}, "device must be one of auto, cpu, cuda"),
+        ({"checkpoint": "absent.safetensors"}, "absent.safetensors"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(tmp_path, settings, message):
+    with pytest.raises(GalsegError, match=message):
+        predict([SAMPLES], tmp_path / "out.zarr", **settings)
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_store_with_other_classes_is_refused(tmp_path):
+    other = Taxonomy(
+        [FeatureClass(0, "unlabelled", "#000000"), FeatureClass(1, "spiral_arm", "#00ff00")]
+    )
+    MaskStore.open(tmp_path / "out.zarr", taxonomy=other)
+    with pytest.raises(GalsegError, match="spiral_arm.*write into a new store"):
+        predict([SAMPLES], tmp_path / "out.zarr")
+
+
+def test_workers_that_cannot_run_the_model_stop_the_run(tmp_path, client):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    with pytest.raises(GalsegError, match="a Dask worker cannot run the model: .*CUDA"):
+        predict([SAMPLES], tmp_path / "out.zarr", client=client, device="cuda")

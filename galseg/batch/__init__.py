@@ -31,12 +31,21 @@ This package needs the optional dependencies ``pip install "galseg[batch]"``
 (the model's, plus ``distributed``).
 """
 
-from ._inputs import CATALOGUE_SUFFIXES, PATH_COLUMNS, Inputs, Problem, find_inputs, read_catalogue
+from ._inputs import (
+    CATALOGUE_SUFFIXES,
+    NAME_COLUMNS,
+    PATH_COLUMNS,
+    Inputs,
+    Problem,
+    find_inputs,
+    read_catalogue,
+)
 from ._predict import PredictReport, default_report_path, predict
-from ._worker import PREDICTOR, Job, Outcome, has_prediction, is_done, predict_batch
+from ._worker import PREDICTOR, Job, Outcome, predict_batch
 
 __all__ = [
     "CATALOGUE_SUFFIXES",
+    "NAME_COLUMNS",
     "PATH_COLUMNS",
     "PREDICTOR",
     "Inputs",
@@ -46,8 +55,6 @@ __all__ = [
     "Problem",
     "default_report_path",
     "find_inputs",
-    "has_prediction",
-    "is_done",
     "predict",
     "predict_batch",
     "read_catalogue",

@@ -121,18 +121,19 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
     """
     found = Inputs()
     for entry in inputs:
-        path = Path(entry)
-        if not path.exists() and _GLOB.search(str(entry)):
-            matches = sorted(glob.glob(str(entry), recursive=True))
-            if not matches:
+        paths = [Path(entry)]
+        if not paths[0].exists() and _GLOB.search(str(entry)):
+            paths = [Path(match) for match in sorted(glob.glob(str(entry), recursive=True))]
+            if not paths:
                 raise GalsegError(f"{entry}: no file matches")
-            found.items.extend(find_cutouts(matches))
-        elif _is_catalogue(path):
-            items, problems = read_catalogue(path)
+        tables = [path for path in paths if _is_catalogue(path)]
+        for table in tables:
+            items, problems = read_catalogue(table)
             found.items.extend(items)
             found.problems.extend(problems)
-        else:
-            found.items.extend(find_cutouts([path]))
+        cutouts = [path for path in paths if path not in tables]
+        if cutouts:
+            found.items.extend(find_cutouts(cutouts))
     found.items = _unique(found.items)
     return found
 
@@ -151,6 +152,19 @@ def _unique(items: list[QueueItem]) -> list[QueueItem]:
 
 def read_catalogue(path: str | os.PathLike[str]) -> tuple[list[QueueItem], list[Problem]]:
     """The cutouts a catalogue table lists (see :func:`find_inputs`).
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV (``.csv``, ``.ecsv``) or FITS table.
+
+    Returns
+    -------
+    items : list of QueueItem
+        One per row with its file(s), named by the row's name column if any,
+        else by the (first) file.
+    problems : list of Problem
+        The rows without a path.
 
     Raises
     ------
@@ -204,6 +218,8 @@ def _is_catalogue(path: Path) -> bool:
     try:
         with fits.open(path, lazy_load_hdus=True) as hdul:
             for hdu in hdul:
+                if isinstance(hdu, fits.CompImageHDU):  # a table underneath, before astropy 7
+                    return False
                 if hdu.header.get("NAXIS", 0) == 0:
                     continue
                 return isinstance(hdu, fits.BinTableHDU | fits.TableHDU)

@@ -20,13 +20,16 @@ from ..errors import GalsegError
 from ..queue import QueueItem
 from ..store import MaskStore
 from ._inputs import find_inputs
-from ._worker import Job, Outcome, describe, is_done, predict_batch
+from ._worker import Job, Outcome, check_worker, describe, is_done, predict_batch
 
 __all__ = ["PredictReport", "default_report_path", "predict"]
 
 RETRIES = 2
 """Times Dask runs a batch again after it raised (a batch lost with its worker
 is rerun by the scheduler in any case)."""
+
+DEVICES = ("auto", "cpu", "cuda")
+"""Where the workers run the model."""
 
 IN_FLIGHT_PER_WORKER = 4
 """Batches submitted per worker at a time: enough to keep every worker busy,
@@ -67,8 +70,8 @@ class PredictReport:
     checkpoint: str
     sha256: str
     scheduler: str
-    workers: int
-    batch_size: int
+    workers: int = 0
+    batch_size: int = 0
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_STATUSES, 0))
     failures: list[Outcome] = field(default_factory=list)
@@ -86,10 +89,6 @@ class PredictReport:
             self._stage_seconds["read"] += outcome.read_seconds
             self._stage_seconds["model"] += outcome.model_seconds
             self._stage_seconds["write"] += outcome.write_seconds
-
-    def count(self, status: str) -> int:
-        """Inputs with ``status`` (``"predicted"``, ``"skipped"`` or ``"failed"``)."""
-        return self.counts[status]
 
     @property
     def total(self) -> int:
@@ -113,8 +112,8 @@ class PredictReport:
         '1 predicted, 0 skipped (done before), 1 failed of 2 inputs in 3.0 s'
         """
         return (
-            f"{self.count('predicted')} predicted, {self.count('skipped')} skipped "
-            f"(done before), {self.count('failed')} failed of {self.total} inputs "
+            f"{self.counts['predicted']} predicted, {self.counts['skipped']} skipped "
+            f"(done before), {self.counts['failed']} failed of {self.total} inputs "
             f"in {self.seconds:.1f} s"
         )
 
@@ -203,7 +202,7 @@ def predict(
         machine, closed at the end.
     workers : int, optional
         Workers of the local cluster (default: one per core, at most 4);
-        ignored with a scheduler.
+        not with ``scheduler`` or ``client``.
     batch_size : int
         Cutouts per task.
     device : str
@@ -223,56 +222,98 @@ def predict(
     Returns
     -------
     PredictReport
+        Counts, worker time per cutout, and the failed inputs with their
+        reasons (also written to ``report``, even when the run is
+        interrupted).
 
     Raises
     ------
     GalsegError
-        On unusable inputs (a missing path, a glob matching nothing, a
-        catalogue without a path column), an unreadable checkpoint, a store
-        with another taxonomy, or an unreachable scheduler. Problems with
+        On bad settings, unusable inputs (a missing path, a glob matching
+        nothing, a catalogue without a path column), an unreadable
+        checkpoint, a store with other classes, an unreachable scheduler, or
+        workers that cannot load the model or open the store. Problems with
         single cutouts never raise: they are in the report.
     """
-    from ..model import SHIPPED_CHECKPOINT, read_checkpoint
-
     if batch_size < 1:
         raise GalsegError(f"batch size must be at least 1, got {batch_size}")
     if workers is not None and workers < 1:
         raise GalsegError(f"workers must be at least 1, got {workers}")
+    if workers is not None and (scheduler is not None or client is not None):
+        raise GalsegError("workers is for the local cluster: give it or a scheduler, not both")
+    if device not in DEVICES:
+        raise GalsegError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     started, start = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     found = find_inputs(inputs)
-    model = read_checkpoint(checkpoint or SHIPPED_CHECKPOINT)
-    store = MaskStore.open(out, mode="a", taxonomy=model.config.taxonomy)
-    if store.taxonomy != model.config.taxonomy:
-        raise GalsegError(
-            f"{store.path}: the store's classes are not the checkpoint's "
-            f"({model.path.name}); write into a new store"
-        )
+    model = _read_model(checkpoint)
+    store = _open_store(Path(out), model)
     job = Job(str(store.path), str(model.path), model.identity, device, embeddings)
-    done = _done_sources(store, job)
-    todo = [item for item in found.items if _sources(item) not in done]
-    result = PredictReport(
-        str(store.path), str(model.path), model.identity, scheduler or "local", 0, batch_size
-    )
-    result.started = started
+    result = PredictReport(str(store.path), str(model.path), model.identity, scheduler or "local")
+    result.batch_size, result.started = batch_size, started
     for problem in found.problems:
         result.add(Outcome(problem.input, "failed", problem.reason))
+    done = _done_sources(store, job, progress)
+    todo = []
     for item in found.items:
-        if _sources(item) in done:
+        sources = tuple(path.resolve() for path in item.sources)
+        if sources and sources in done:
             result.add(Outcome(describe(item), "skipped"))
-    with _cluster(client, scheduler, workers) as (dask_client, threads, where):
-        job = replace(job, threads=threads)
-        result.workers = _n_workers(dask_client)
-        say(f"Dask: {where}, {_plural(result.workers, 'worker')}" + _dashboard(dask_client))
-        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-        for outcome in track(
-            _run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout"
-        ):
-            result.add(outcome)
-    result.seconds = time.perf_counter() - start
+        else:  # absolute paths: workers may run in other folders, or on other machines
+            todo.append(replace(item, sources=sources))
     report_path = Path(report) if report is not None else default_report_path(out)
-    result.write(report_path)
-    say(f"report: {report_path}")
+    try:
+        with _cluster(client, scheduler, workers) as (dask_client, threads, where):
+            job = replace(job, threads=threads)
+            result.workers = _n_workers(dask_client)
+            say(f"Dask: {where}, {_plural(result.workers, 'worker')}" + _dashboard(dask_client))
+            _check_workers(dask_client, job)
+            batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+            for outcome in track(
+                _run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout"
+            ):
+                result.add(outcome)
+    finally:  # an interrupted run still reports what it did
+        result.seconds = time.perf_counter() - start
+        result.write(report_path)
+        say(f"report: {report_path}")
     return result
+
+
+def _read_model(checkpoint: str | os.PathLike[str] | None) -> Any:
+    """The checkpoint to run (its path made absolute), or a one-line error."""
+    try:
+        from ..model import SHIPPED_CHECKPOINT, read_checkpoint
+    except ImportError as exc:
+        raise GalsegError(
+            f"catalogue runs need the model's dependencies ({exc}): pip install 'galseg[batch]'"
+        ) from None
+    return read_checkpoint(Path(checkpoint or SHIPPED_CHECKPOINT).resolve())
+
+
+def _open_store(out: Path, model: Any) -> MaskStore:
+    """The output store, created with the checkpoint's classes; an existing one must
+    have them."""
+    if not out.exists():
+        return MaskStore.open(out.resolve(), mode="w-", taxonomy=model.config.taxonomy)
+    store = MaskStore.open(out.resolve(), mode="r+")
+    if store.taxonomy != model.config.taxonomy:
+        raise GalsegError(
+            f"{store.path}: the store's classes ({_names(store.taxonomy)}) are not those of "
+            f"{model.path.name} ({_names(model.config.taxonomy)}); write into a new store"
+        )
+    return store
+
+
+def _check_workers(client: Any, job: Job) -> None:
+    """Stop before any batch if a worker cannot load the model or open the store."""
+    try:
+        client.submit(check_worker, job, pure=False).result()
+    except GalsegError as exc:
+        raise GalsegError(f"a Dask worker cannot run the model: {exc}") from None
+    except Exception as exc:
+        raise GalsegError(
+            f"a Dask worker cannot run the model ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outcome]:
@@ -311,11 +352,13 @@ def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outc
 
 
 def _n_workers(client: Any) -> int:
-    return len(client.scheduler_info().get("workers", {}))
+    return len(client.nthreads())
 
 
 @contextlib.contextmanager
-def _cluster(client: Any, scheduler: str | None, workers: int | None):
+def _cluster(
+    client: Any, scheduler: str | None, workers: int | None
+) -> Iterator[tuple[Any, int | None, str]]:
     """``(client, torch threads per worker, description)``; closes what it made."""
     try:
         from distributed import Client, LocalCluster
@@ -329,7 +372,7 @@ def _cluster(client: Any, scheduler: str | None, workers: int | None):
     if scheduler is not None:
         try:
             remote = Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise GalsegError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         with remote:
             yield remote, None, f"scheduler {scheduler}"
@@ -358,18 +401,23 @@ def _dashboard(client: Any) -> str:
     return f", dashboard at {link}" if link else ""
 
 
-def _done_sources(store: MaskStore, job: Job) -> set[tuple[Path, ...]]:
-    """The source files of the store's cutouts that the job has nothing left to do for."""
+def _done_sources(store: MaskStore, job: Job, progress: Progress) -> set[tuple[Path, ...]]:
+    """The source files of the store's cutouts that the job has nothing left to do for.
+
+    Matched by path: files rewritten in place with other pixels are not seen
+    as new (predict them into a new store).
+    """
+    ids = store.ids()
     return {
         tuple(path.resolve() for path in store.source_paths(cutout_id))
-        for cutout_id in store.ids()
+        for cutout_id in track(ids, len(ids), "check store", progress)
         if is_done(store, cutout_id, job)
     } - {()}
 
 
+def _names(taxonomy: Any) -> str:
+    return ", ".join(c.name for c in taxonomy.feature_classes)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _sources(item: QueueItem) -> tuple[Path, ...]:
-    return tuple(path.resolve() for path in item.sources)

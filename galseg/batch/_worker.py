@@ -19,12 +19,13 @@ from ..queue import QueueItem
 from ..store import MaskStore
 
 if TYPE_CHECKING:
-    from ..model import Assistant
+    from ..model import Assistant, Segmentation
 
 __all__ = [
     "PREDICTOR",
     "Job",
     "Outcome",
+    "check_worker",
     "describe",
     "has_prediction",
     "is_done",
@@ -125,10 +126,20 @@ def is_done(store: MaskStore, cutout_id: str, job: Job) -> bool:
 
 
 def worker_assistant(job: Job) -> Assistant:
-    """The model of this process for ``job``, loaded on first use."""
+    """The model of this process for ``job``, loaded on first use.
+
+    Kept by checkpoint identity: a checkpoint rewritten in place between runs
+    is loaded afresh (and an older model in this process is let go).
+
+    Raises
+    ------
+    GalsegError
+        If the checkpoint cannot be read here, is not the one the client read,
+        or the device is not available on this worker.
+    """
     from ..model import load_assistant
 
-    key = (job.checkpoint, job.device)
+    key = (job.identity, job.device)
     if key not in _ASSISTANTS:
         if job.threads:
             import torch
@@ -140,8 +151,28 @@ def worker_assistant(job: Job) -> Assistant:
                 f"{job.checkpoint}: the checkpoint changed since the run started "
                 f"(SHA-256 {assistant.identity[:12]}…, not {job.identity[:12]}…)"
             )
+        _ASSISTANTS.clear()
         _ASSISTANTS[key] = assistant
     return _ASSISTANTS[key]
+
+
+def check_worker(job: Job) -> str:
+    """Load the model and open the store on a worker, before any batch is sent.
+
+    Returns
+    -------
+    str
+        The device the model runs on there.
+
+    Raises
+    ------
+    GalsegError
+        If the worker cannot read the checkpoint or the store, or lacks the
+        device: problems every batch would hit, so the run stops at once.
+    """
+    assistant = worker_assistant(job)
+    MaskStore.open(job.store, mode="r+")
+    return str(assistant.device)
 
 
 @dataclass
@@ -155,12 +186,15 @@ class _Pending:
 def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
     """Segment a batch of cutouts and write the masks into the job's store.
 
-    An input that cannot be read, or whose bands the model cannot take, is a
-    failed :class:`Outcome` with the reason; the others are written. Masks are
-    saved as annotator :data:`PREDICTOR` with provenance ``predicted`` and
-    metadata ``model`` (checkpoint name and SHA-256), ``threshold`` and
-    ``confidence`` (each class's highest probability, see
-    :class:`galseg.model.Segmentation`).
+    An input that cannot be read, or that the model or the store cannot take,
+    is a failed :class:`Outcome` with the reason; the others are written.
+    Masks are saved as annotator :data:`PREDICTOR` with provenance
+    ``predicted`` and metadata ``model`` (checkpoint name and SHA-256),
+    ``threshold``, ``confidence`` (each class's highest probability, see
+    :class:`galseg.model.Segmentation`) and ``name`` (the input's name, e.g.
+    from a catalogue's name column). A cutout whose latest prediction came
+    from the same checkpoint is skipped, and so is a second input with the
+    same pixels in the batch: running a batch again never writes twice.
 
     Parameters
     ----------
@@ -178,6 +212,7 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
     store = MaskStore.open(job.store, mode="r+")
     outcomes: dict[int, Outcome] = {}
     pending: dict[int, _Pending] = {}
+    seen: set[str] = set()
     for i, item in enumerate(items):
         start = time.perf_counter()
         try:
@@ -187,26 +222,30 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
             continue
         seconds = time.perf_counter() - start
         cutout_id = cutout.content_hash[:16]
-        if cutout_id in store and is_done(store, cutout_id, job):
+        if cutout_id in seen or (cutout_id in store and is_done(store, cutout_id, job)):
             outcomes[i] = Outcome(describe(item), "skipped", cutout_id=cutout_id)
         else:
             mask_done = cutout_id in store and has_prediction(store, cutout_id, job.identity)
             pending[i] = _Pending(item, cutout, seconds, mask_done)
+        seen.add(cutout_id)
     start = time.perf_counter()
     results = _segment(assistant, [p.cutout for p in pending.values()], job.embed)
     model_seconds = (time.perf_counter() - start) / max(1, len(pending))
     for (i, p), result in zip(pending.items(), results, strict=True):
-        if isinstance(result, str):
-            outcomes[i] = Outcome(describe(p.item), "failed", result, read_seconds=p.read_seconds)
+        name = describe(p.item)
+        if isinstance(result, BaseException):
+            outcomes[i] = Outcome(
+                name, "failed", _reason(result, name), read_seconds=p.read_seconds
+            )
             continue
         start = time.perf_counter()
         try:
             cutout_id = _write(store, p, result, assistant, job)
-        except GalsegError as exc:
-            outcomes[i] = Outcome(describe(p.item), "failed", _reason(exc, describe(p.item)))
+        except Exception as exc:  # a cutout the store refuses fails alone
+            outcomes[i] = Outcome(name, "failed", _reason(exc, name))
             continue
         outcomes[i] = Outcome(
-            describe(p.item),
+            name,
             "predicted",
             cutout_id=cutout_id,
             read_seconds=p.read_seconds,
@@ -216,24 +255,29 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
     return [outcomes[i] for i in range(len(items))]
 
 
-def _segment(assistant: Assistant, cutouts: list[Cutout], embed: bool) -> list:
-    """Segmentations in one batch; one by one if the batch fails, so that a cutout
-    the model cannot take fails alone (its entry is then the reason)."""
+def _segment(
+    assistant: Assistant, cutouts: list[Cutout], embed: bool
+) -> list[Segmentation | BaseException]:
+    """Segmentations in one batch; one by one if the batch fails (a cutout the model
+    cannot take, memory running out), so that a bad cutout fails alone: its entry
+    is then the exception."""
     if not cutouts:
         return []
     try:
-        return assistant.segment_many(cutouts, embed=embed)
-    except GalsegError:
-        results = []
+        return list(assistant.segment_many(cutouts, embed=embed))
+    except Exception:
+        results: list[Segmentation | BaseException] = []
         for cutout in cutouts:
             try:
                 results.extend(assistant.segment_many([cutout], embed=embed))
-            except GalsegError as exc:
-                results.append(str(exc))
+            except Exception as exc:
+                results.append(exc)
         return results
 
 
-def _write(store: MaskStore, pending: _Pending, result, assistant: Assistant, job: Job) -> str:
+def _write(
+    store: MaskStore, pending: _Pending, result: Segmentation, assistant: Assistant, job: Job
+) -> str:
     model = {"checkpoint": assistant.checkpoint_path.name, "sha256": assistant.identity}
     cutout_id = store.add_cutout(pending.cutout, copy_pixels=False)
     if not pending.mask_done:
@@ -247,6 +291,7 @@ def _write(store: MaskStore, pending: _Pending, result, assistant: Assistant, jo
                 "model": model,
                 "threshold": assistant.threshold,
                 "confidence": result.confidence,
+                "name": pending.item.name,
             },
         )
     if job.embed:
