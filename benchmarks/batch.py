@@ -5,8 +5,9 @@ Run from the repository root::
     .venv/bin/python benchmarks/batch.py [--n 240] [--size 256] [--batch-size 16]
 
 Simulates ``n`` cutouts (legacy survey, 3 bands) into FITS files in a temporary
-folder, then for 1 and 2 workers of a ``LocalCluster`` (one process each, the
-CPU's cores shared evenly between their torch threads) runs
+folder, then for 1 and 2 workers of the ``LocalCluster`` ``galseg predict``
+makes (:func:`galseg.batch.local_cluster`: one process each, with one torch
+thread, so that each worker has a core of its own) runs
 :func:`galseg.batch.predict` over all of them into a new store. Each cluster
 first predicts a few other cutouts so that every worker has loaded the model:
 the figures are the steady state a long catalogue run sees, not the start-up
@@ -19,16 +20,15 @@ and what that means for 10 million cutouts.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 import shutil
 import tempfile
 import time
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
-from galseg.batch import predict
+from galseg.batch import local_cluster, predict
 from galseg.simulate import write_simulated_set
 
 CATALOGUE = 10_000_000
@@ -37,23 +37,18 @@ WARM_UP = 4
 
 
 def _run(folder: Path, files: list[Path], warm: list[Path], workers: int, batch_size: int):
-    cores = os.cpu_count() or 1
-    threads = str(max(1, cores // workers))
+    threads = 1  # one core per worker, whatever the count: the ratio is then the scaling
     start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        predict(warm, folder / f"warm{workers}.zarr", client=client, batch_size=1)
+    with local_cluster(workers, dashboard=False) as cluster, Client(cluster) as client:
+        predict(warm, folder / f"warm{workers}.zarr", client=client, threads=threads, batch_size=1)
         startup = time.perf_counter() - start
-        report = predict(files, folder / f"run{workers}.zarr", client=client, batch_size=batch_size)
+        report = predict(
+            files,
+            folder / f"run{workers}.zarr",
+            client=client,
+            threads=threads,
+            batch_size=batch_size,
+        )
     if report.failures or report.counts["predicted"] != len(files):
         raise SystemExit(f"run with {workers} workers did not predict every cutout: {report}")
     return report, startup
@@ -92,8 +87,7 @@ def main() -> None:
         print(f"scaling efficiency, 2 workers vs 1: {efficiency:.2f}")
         per_worker = rates[2] / 2
         print(
-            f"10 million cutouts at {per_worker:.2f} cutouts/s per worker (this CPU, "
-            f"{max(1, (os.cpu_count() or 1) // 2)} core(s) each):"
+            f"10 million cutouts at {per_worker:.2f} cutouts/s per worker (one core of this CPU):"
         )
         for workers in (2, 64, 256, 1024):
             hours = CATALOGUE / (per_worker * workers) / 3600

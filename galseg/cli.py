@@ -170,6 +170,12 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         help="auto (default: each worker's GPU if it has one), cpu or cuda",
     )
     predict.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch threads per worker (default: the local workers share the cores; "
+        "with --scheduler, 1 as Dask sets)",
+    )
+    predict.add_argument(
         "--embeddings",
         action="store_true",
         help="also store each cutout's embedding (the encoder's pooled features)",
@@ -481,6 +487,7 @@ def _predict(args: argparse.Namespace) -> int:
         workers=args.workers,
         batch_size=args.batch_size,
         device=args.device,
+        threads=args.threads,
         embeddings=args.embeddings,
         report=args.report,
         progress=True,

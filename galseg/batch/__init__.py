@@ -40,7 +40,7 @@ from ._inputs import (
     find_inputs,
     read_catalogue,
 )
-from ._predict import PredictReport, default_report_path, predict
+from ._predict import PredictReport, default_report_path, local_cluster, predict
 from ._worker import PREDICTOR, Job, Outcome, predict_batch
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "Problem",
     "default_report_path",
     "find_inputs",
+    "local_cluster",
     "predict",
     "predict_batch",
     "read_catalogue",

@@ -25,6 +25,9 @@ __all__ = ["SHIPPED_CHECKPOINT", "Assistant", "Completion", "Segmentation", "loa
 SHIPPED_CHECKPOINT = Path(__file__).parent / "weights" / "galseg-assist.safetensors"
 """The checkpoint that ships with galseg (its model card is ``galseg-assist.json``)."""
 
+GPU_BATCH = 16
+"""Cutouts per forward pass of :meth:`Assistant.segment_many` on CUDA."""
+
 _TRAIN_COMMANDS = (
     "galseg train encoder --out encoder.safetensors && "
     f"galseg train head --encoder encoder.safetensors --out {SHIPPED_CHECKPOINT}"
@@ -240,10 +243,12 @@ class Assistant:
     def segment_many(self, cutouts: Sequence[Cutout], *, embed: bool = False) -> list[Segmentation]:
         """Automatic mode for many cutouts at once, in batches (for catalogue runs).
 
-        Cutouts of the same shape are encoded as one batch and their classes
-        decoded as one batch (on the GPU when the assistant runs on CUDA).
-        Unlike :meth:`segment`, neither the feature cache nor the current
-        image is touched, so a long run does not fill memory.
+        On CUDA, cutouts of the same shape are encoded, and their classes
+        decoded, in batches of up to :data:`GPU_BATCH`; on the CPU one at a
+        time, which is faster there (a 256x256 cutout took 137 ms alone and
+        205 ms within a batch of 16, on 2 cores). Unlike :meth:`segment`,
+        neither the feature cache nor the current image is touched, so a long
+        run does not fill memory.
 
         Parameters
         ----------
@@ -267,14 +272,16 @@ class Assistant:
         groups: dict[Geometry, list[int]] = {}
         for i, (_, geometry) in enumerate(prepared):
             groups.setdefault(geometry, []).append(i)
+        size = GPU_BATCH if self.device.type == "cuda" else 1
         for geometry, members in groups.items():
-            images = torch.cat([prepared[i][0] for i in members]).to(self.device)
-            with torch.inference_mode():
-                features = self.network.encode(images)
-            for i, result in zip(
-                members, self._segmentations(features, geometry, embed=embed), strict=True
-            ):
-                results[i] = result
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                images = torch.cat([prepared[i][0] for i in chunk]).to(self.device)
+                with torch.inference_mode():
+                    features = self.network.encode(images)
+                segmentations = self._segmentations(features, geometry, embed=embed)
+                for i, result in zip(chunk, segmentations, strict=True):
+                    results[i] = result
         return results  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- helpers
