@@ -116,6 +116,9 @@ def test_inputs_from_folders_globs_and_catalogues(tmp_path):
         (f"{tmp_path / 'cat.csv'} row 2 (no file)", "no path given"),
         (f"{tmp_path / 'cat.fits'} row 2 (half)", "no path given"),
     ]
+    # A glob's matches are not opened: a CSV catalogue is read, a FITS file is a cutout
+    globbed = find_inputs([str(tmp_path / "cat.*")])
+    assert [item.name for item in globbed.items] == ["stream", "relative", "cat"]
 
 
 @pytest.mark.parametrize(

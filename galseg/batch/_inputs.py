@@ -85,7 +85,8 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
           annotator opens them (:func:`galseg.queue.find_cutouts`: per-band
           files ``<stem>_<band>.fits`` of a folder are one cutout);
         - a glob (``"cutouts/**/*.fits.gz"``; quote it in a shell) matching
-          any of those;
+          any of those (a FITS catalogue is recognised only when named
+          itself: the files a glob matches are not opened here);
         - a catalogue table, CSV (``.csv``, ``.ecsv``) or FITS (a FITS file
           whose data are a table), one row per cutout, with either a column
           of files (:data:`PATH_COLUMNS`) or one column per band
@@ -121,12 +122,13 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
     """
     found = Inputs()
     for entry in inputs:
-        paths = [Path(entry)]
+        paths, named = [Path(entry)], True
         if not paths[0].exists() and _GLOB.search(str(entry)):
             paths = [Path(match) for match in sorted(glob.glob(str(entry), recursive=True))]
+            named = False  # a glob may match millions of cutouts: never open them here
             if not paths:
                 raise GalsegError(f"{entry}: no file matches")
-        tables = [path for path in paths if _is_catalogue(path)]
+        tables = [path for path in paths if _is_catalogue(path, look_inside=named)]
         for table in tables:
             items, problems = read_catalogue(table)
             found.items.extend(items)
@@ -207,13 +209,14 @@ def read_catalogue(path: str | os.PathLike[str]) -> tuple[list[QueueItem], list[
     return items, problems
 
 
-def _is_catalogue(path: Path) -> bool:
-    """A text table by its suffix, or a FITS file whose first data are a table."""
+def _is_catalogue(path: Path, *, look_inside: bool = True) -> bool:
+    """A text table by its suffix, or (when looking inside) a FITS file whose first
+    data are a table."""
     if not path.is_file():
         return False
     if path.suffix.lower() in CATALOGUE_SUFFIXES:
         return True
-    if not split_fits_suffix(path.name)[1]:
+    if not look_inside or not split_fits_suffix(path.name)[1]:
         return False
     try:
         with fits.open(path, lazy_load_hdus=True) as hdul:
