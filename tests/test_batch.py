@@ -315,6 +315,7 @@ def test_the_predict_command_prints_progress_failures_and_the_report(tmp_path, c
     assert "1 predicted, 0 skipped (done before), 1 failed of 2 inputs" in captured.out
     assert f"failed: {tmp_path / 'broken.fits'}: not a FITS file" in captured.out
     assert "predict: 100%" in captured.err  # the tqdm bar
+    assert "check store" not in captured.err  # nothing to check in a new store
     saved = json.loads(Path("out.predict-report.json").read_text())
     assert saved["counts"]["failed"] == 1 and saved["store"] == str(tmp_path / "out.zarr")
     (cutout_id,) = MaskStore.open("out.zarr", mode="r").ids()

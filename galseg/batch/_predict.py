@@ -440,9 +440,10 @@ def _done_sources(store: MaskStore, job: Job, progress: Progress) -> set[tuple[P
     as new (predict them into a new store).
     """
     ids = store.ids()
+    checked = track(ids, len(ids), "check store", progress) if ids else ids
     return {
         tuple(path.resolve() for path in store.source_paths(cutout_id))
-        for cutout_id in track(ids, len(ids), "check store", progress)
+        for cutout_id in checked
         if is_done(store, cutout_id, job)
     } - {()}
 
