@@ -66,7 +66,7 @@ def startup_seconds(cutouts: Path, runs: int = 3) -> list[float]:
             )
             if result.returncode != 0:
                 raise SystemExit(f"galseg annotate failed:\n{result.stderr[-2000:]}")
-            line = next(l for l in result.stdout.splitlines() if l.startswith("READY"))
+            line = next(s for s in result.stdout.splitlines() if s.startswith("READY"))
             times.append(float(line.split()[1]))
     return times
 

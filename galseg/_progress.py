@@ -8,7 +8,7 @@ stderr (the command line), ``False`` shows nothing, and a callable
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar, Union
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
@@ -16,7 +16,7 @@ __all__ = ["Progress", "track"]
 
 T = TypeVar("T")
 
-Progress = Union[bool, Callable[[int, int], object]]
+Progress = bool | Callable[[int, int], object]
 """``True`` (tqdm bar), ``False`` (silent) or a ``callback(done, total)``."""
 
 

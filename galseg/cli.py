@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser(
         "info",
         help="describe a cutout (bands, shape, WCS centre, pixel scale, noise) or a mask store",
-        description="Describe a cutout (one FITS file, or one file per band) or a galseg mask store.",
+        description="Describe a cutout (one FITS file, or one file per band) or a galseg "
+        "mask store.",
     )
     info.add_argument(
         "paths", nargs="+", metavar="PATH", help="FITS file(s) of one cutout, or a store"
