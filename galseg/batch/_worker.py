@@ -120,9 +120,12 @@ def has_prediction(store: MaskStore, cutout_id: str, identity: str) -> bool:
 
 def is_done(store: MaskStore, cutout_id: str, job: Job) -> bool:
     """Whether the job has nothing left to write for a cutout of the store."""
-    return has_prediction(store, cutout_id, job.identity) and (
-        not job.embed or store.has_embedding(cutout_id, job.model_name)
-    )
+    return has_prediction(store, cutout_id, job.identity) and _embedding_done(store, cutout_id, job)
+
+
+def _embedding_done(store: MaskStore, cutout_id: str, job: Job) -> bool:
+    """Whether the job wants no embedding of a cutout, or the store has it."""
+    return not job.embed or store.has_embedding(cutout_id, job.model_name)
 
 
 def worker_assistant(job: Job) -> Assistant:
@@ -222,10 +225,10 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
             continue
         seconds = time.perf_counter() - start
         cutout_id = cutout.content_hash[:16]
-        if cutout_id in seen or (cutout_id in store and is_done(store, cutout_id, job)):
+        mask_done = cutout_id in store and has_prediction(store, cutout_id, job.identity)
+        if cutout_id in seen or (mask_done and _embedding_done(store, cutout_id, job)):
             outcomes[i] = Outcome(describe(item), "skipped", cutout_id=cutout_id)
         else:
-            mask_done = cutout_id in store and has_prediction(store, cutout_id, job.identity)
             pending[i] = _Pending(item, cutout, seconds, mask_done)
         seen.add(cutout_id)
     start = time.perf_counter()
