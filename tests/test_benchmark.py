@@ -62,13 +62,14 @@ def test_the_table_has_every_class_method_and_column(result):
     assert list(table) == [*FEATURE_KINDS, "all"]
     columns = [f"IoU@{k}" for k in AFTER] + ["NoC@80", "failed"]
     for rows in table.values():
-        assert list(rows) == [*METHODS, "automatic"]
+        assert list(rows) == [*METHODS, "automatic", "detectable truth"]
         for method in METHODS:
             assert list(rows[method]) == columns
             assert all(0.0 <= rows[method][f"IoU@{k}"] <= 1.0 for k in AFTER)
             assert 1.0 <= rows[method]["NoC@80"] <= 5.0
             assert rows[method]["failed"] in range(len(result.episodes) + 1)
         assert 0.0 <= rows["automatic"]["IoU"] <= 1.0
+        assert 0.0 <= rows["detectable truth"]["IoU"] <= 1.0
 
 
 def test_every_cutout_is_held_out_and_has_its_class(result):
@@ -85,6 +86,7 @@ def test_the_report_prints_scores_latency_and_targets(result):
         "random_walker",
         "NoC@80",
         "automatic mode",
+        "detectable truth",
         "galseg complete (64x64)",
         "SAM ViT-B not timed",
         "targets (issue 5)",
@@ -136,6 +138,15 @@ def test_strokes_alone_scores_the_stroke_pixels(episode):
     target, ious, _, seen = episode
     expected = [iou(positive & ~negative, target) for positive, negative in seen["strokes alone"]]
     assert ious["strokes alone"] == pytest.approx(expected)
+
+
+def test_the_detectable_share_of_the_truth_grows_with_the_feature_brightness():
+    cases = benchmark_cases(4)
+    assert all(case.detectable == 1.0 for case in cases if case.kind == "bar")
+    for kind in ("tidal_stream", "shell", "tidal_tail"):
+        ranked = sorted((c for c in cases if c.kind == kind), key=lambda c: c.feature_sb)
+        assert ranked[0].detectable > ranked[-1].detectable, kind
+        assert all(0.0 <= c.detectable <= 1.0 for c in ranked)
 
 
 def test_cases_refuse_training_seeds():

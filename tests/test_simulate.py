@@ -13,6 +13,7 @@ from galseg.simulate import (
     SURVEYS,
     Band,
     Survey,
+    detectable,
     simulate_cutout,
     simulate_galaxy,
     surface_brightness_limit,
@@ -236,6 +237,29 @@ def test_truth_rule_on_given_components():
     # contaminant over shell; bar ≥ half the disc; bar < half; stream over tail
     expected = [1, 0, 0, 2, 5, 4, 0, 1]
     np.testing.assert_array_equal(truth_mask(components, LEGACY), expected)
+
+
+def test_detectable_light_is_what_5_arcsec_boxes_see_above_the_truth_limit():
+    limit = truth_limit(LEGACY)
+    side = round(5.0 / LEGACY.pixel_scale)
+    for offset, seen in ((-0.05, True), (0.05, False)):
+        sheet = np.full((3 * side, 3 * side), pixel_value(limit + offset, 22.5, 0.262))
+        assert detectable(sheet, LEGACY)[side : 2 * side, side : 2 * side].all() == seen
+    # a line as bright as the sheet but a quarter of the box wide is lost in it
+    line = np.zeros((3 * side, 3 * side))
+    line[side : side + side // 4] = pixel_value(limit - 0.05, 22.5, 0.262)
+    assert not detectable(line, LEGACY).any()
+    assert truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY).any()
+
+
+def test_a_faint_narrow_stream_has_truth_no_box_detects():
+    limit = truth_limit(LEGACY)
+    shares = []
+    for peak in (limit - 2.5, limit - 0.3):
+        sim = simulate_galaxy(3, size=256, features=("tidal_stream",), feature_sb=peak)
+        truth = sim.truth == VALUE["tidal_stream"]
+        shares.append(detectable(sim.components["tidal_stream"], LEGACY)[truth].mean())
+    assert shares[0] > 0.8 and shares[1] < 0.2
 
 
 def test_contaminants_are_labelled_where_brighter_than_the_pixel_noise():

@@ -36,6 +36,12 @@ has truth pixels exactly when its peak is brighter than the truth limit
 (unless a later class covers them all). About a third of the features drawn at
 random are fainter: honest negatives. :func:`truth_mask` applies the rule.
 
+The rule tests single pixels against a limit defined for 5″×5″ boxes, so a
+faint feature narrower than the box has truth pixels that no box average
+detects: :func:`detectable` marks what the survey's depth rule does see, and
+the completion benchmark prints the share of each class's truth that it
+covers.
+
 Examples
 --------
 >>> from galseg.simulate import simulate_cutout
@@ -54,7 +60,7 @@ from ._scene import (
     simulate_galaxy,
 )
 from ._surveys import SURVEYS, Band, Survey, surface_brightness_limit
-from ._truth import truth_limit, truth_mask
+from ._truth import detectable, truth_limit, truth_mask
 
 __all__ = [
     "FEATURE_KINDS",
@@ -67,6 +73,7 @@ __all__ = [
     "Survey",
     "simulate_cutout",
     "simulate_galaxy",
+    "detectable",
     "surface_brightness_limit",
     "truth_limit",
     "truth_mask",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.ndimage import uniform_filter
 
 from ..taxonomy import DEFAULT_TAXONOMY
 from ._surveys import Survey, surface_brightness_limit
@@ -16,6 +17,7 @@ __all__ = [
     "TIDAL_KINDS",
     "TRUTH_BOX",
     "TRUTH_NSIGMA",
+    "detectable",
     "truth_limit",
     "truth_mask",
     "visible_scale",
@@ -50,6 +52,52 @@ def truth_limit(survey: Survey) -> float:
     return surface_brightness_limit(
         survey.reference.noise_sb, survey.pixel_scale, box=TRUTH_BOX, nsigma=TRUTH_NSIGMA
     )
+
+
+def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
+    """Pixels where the survey's depth rule detects ``light``: its box average reaches the limit.
+
+    The truth limit is defined for light averaged over a :data:`TRUTH_BOX` ×
+    :data:`TRUTH_BOX` arcsec box, but the truth rule tests single pixels
+    against it. A feature as wide as the box is detectable wherever it has
+    truth; a narrower one has truth pixels whose box average stays below the
+    limit: light no one can see in the image, however it is smoothed at that
+    scale. The share of a truth mask that is detectable tells how much of it
+    the pixels support.
+
+    Parameters
+    ----------
+    light : ndarray, shape (y, x)
+        Noiseless pixel values in the survey's reference band (e.g. one
+        component of :attr:`SimulatedGalaxy.components`).
+    survey : Survey
+        The survey whose depth and pixel scale set the box and the limit.
+
+    Returns
+    -------
+    ndarray of bool
+        True where the mean of ``light`` over the box centred on the pixel
+        (zero beyond the edges) is brighter than :func:`truth_limit`.
+
+    Examples
+    --------
+    A stream one pixel wide at 27 mag/arcsec², a magnitude above the
+    ``legacy`` truth limit, has truth but is not detectable; a band as wide as
+    the box (19 pixels) at the same brightness is:
+
+    >>> from galseg.simulate import SURVEYS
+    >>> legacy = SURVEYS["legacy"]
+    >>> light = np.zeros((41, 41))
+    >>> light[20, :] = legacy.sb_to_flux(27.0, "r")
+    >>> bool(detectable(light, legacy)[20, 20])
+    False
+    >>> light[11:30, :] = legacy.sb_to_flux(27.0, "r")
+    >>> bool(detectable(light, legacy)[20, 20])
+    True
+    """
+    side = round(TRUTH_BOX / survey.pixel_scale)
+    limit = survey.sb_to_flux(truth_limit(survey), survey.reference_band)
+    return uniform_filter(np.asarray(light, dtype=float), side, mode="constant") > limit
 
 
 def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarray:
