@@ -602,21 +602,16 @@ class CompletionBenchmark:
                 cells = [f"{rows[method][c]:8.3f}" for c in columns[:-2]]
                 cells += [f"{rows[method]['NoC@80']:8.2f}", f"{rows[method]['failed']:8.0f}"]
                 lines.append(f"{kind if i == 0 else '':<13} {method:<14}" + "".join(cells))
-        lines.append("")
-        lines.append("automatic mode (segment, no strokes): IoU of each class")
-        lines.append(
-            "  ".join(f"{kind} {rows['automatic']['IoU']:.3f}" for kind, rows in table.items())
-        )
-        lines.append("")
-        lines.append(
-            "detectable truth (the class's light in 5\" boxes above the truth limit): "
-            "IoU with the whole truth"
-        )
-        lines.append(
-            "  ".join(
-                f"{kind} {rows['detectable truth']['IoU']:.3f}" for kind, rows in table.items()
-            )
-        )
+        for row, heading in (
+            ("automatic", "automatic mode (segment, no strokes): IoU of each class"),
+            (
+                "detectable truth",
+                "detectable truth (the class's light in 5\" boxes above the truth limit): "
+                "IoU with the whole truth",
+            ),
+        ):
+            scores = "  ".join(f"{kind} {rows[row]['IoU']:.3f}" for kind, rows in table.items())
+            lines += ["", heading, scores]
         return "\n".join(lines)
 
     def _latency(self) -> str:

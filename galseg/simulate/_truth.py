@@ -54,6 +54,11 @@ def truth_limit(survey: Survey) -> float:
     )
 
 
+def _limit_flux(survey: Survey) -> float:
+    """The truth limit as a pixel value in the survey's reference band."""
+    return survey.sb_to_flux(truth_limit(survey), survey.reference_band)
+
+
 def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
     """Pixels where the survey's depth rule detects ``light``: its box average reaches the limit.
 
@@ -96,8 +101,8 @@ def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
     True
     """
     side = round(TRUTH_BOX / survey.pixel_scale)
-    limit = survey.sb_to_flux(truth_limit(survey), survey.reference_band)
-    return uniform_filter(np.asarray(light, dtype=float), side, mode="constant") > limit
+    boxed = uniform_filter(np.asarray(light, dtype=float), side, mode="constant")
+    return boxed > _limit_flux(survey)
 
 
 def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarray:
@@ -131,7 +136,7 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
     array([[1, 1, 0]], dtype=uint8)
     """
     ref = survey.reference_band
-    limit = survey.sb_to_flux(truth_limit(survey), ref)
+    limit = _limit_flux(survey)
     zero = np.zeros_like(components["disc"])
     bar = components.get("bar", zero)
     galaxy = components["bulge"] + components["disc"]
