@@ -223,20 +223,28 @@ def test_truth_rule_on_given_components():
     limit = truth_limit(LEGACY)
     bright, faint = pixel_value(limit - 1.0, 22.5, 0.262), pixel_value(limit + 0.5, 22.5, 0.262)
     noise = pixel_value(LEGACY.reference.noise_sb, 22.5, 0.262)
-    zeros = np.zeros(8)
     components = {
-        "bulge": zeros,
-        "disc": np.array([0, 0, 30 * bright, 0, 0, bright, 3 * bright, 0]),
-        "tidal_stream": np.array([bright, faint, bright, bright, 0, 0, 0, bright]),
-        "shell": np.array([0, 0, 0, bright, bright, 0, 0, 0]),
-        "tidal_tail": np.array([0, 0, 0, 0, 0, 0, 0, bright]),
-        "bar": np.array([0, 0, 0, 0, 0, bright, bright, 0]),
-        "contaminant": np.array([0, 0, 0, 0, 2 * noise, 0, 0, 0]),
+        "bulge": np.array([0, 0, 0, 0, 0, 0, 0, 0, 30 * bright]),
+        "disc": np.array([0, 0, 30 * bright, 0, 0, bright, 3 * bright, 0, bright]),
+        "tidal_stream": np.array([bright, faint, bright, bright, 0, 0, 0, bright, 0]),
+        "shell": np.array([0, 0, 0, bright, bright, 0, 0, 0, 0]),
+        "tidal_tail": np.array([0, 0, 0, 0, 0, 0, 0, bright, 0]),
+        "bar": np.array([0, 0, 0, 0, 0, bright, bright, 0, bright]),
+        "contaminant": np.array([0, 0, 0, 0, 2 * noise, 0, 0, 0, 0]),
     }
     # bright stream; too faint; outshone by the disc; shell over stream;
-    # contaminant over shell; bar ≥ half the disc; bar < half; stream over tail
-    expected = [1, 0, 0, 2, 5, 4, 0, 1]
+    # contaminant over shell; bar ≥ half the disc; bar < half; stream over
+    # tail; bar ≥ half the disc under a far brighter bulge
+    expected = [1, 0, 0, 2, 5, 4, 0, 1, 4]
     np.testing.assert_array_equal(truth_mask(components, LEGACY), expected)
+
+
+def test_a_bar_mask_runs_across_the_centre_under_the_bulge():
+    sim = simulate_galaxy(61, features=("bar",))
+    bar = sim.truth == VALUE["bar"]
+    y, x = np.unravel_index(np.argmax(sim.components["bulge"]), bar.shape)
+    assert bar[y - 1 : y + 2, x - 1 : x + 2].all()
+    assert (sim.components["bulge"] > sim.components["bar"])[bar].any()
 
 
 def test_detectable_light_is_what_5_arcsec_boxes_see_above_the_truth_limit():

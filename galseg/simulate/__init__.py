@@ -22,7 +22,8 @@ drawn:
   and it is not outshone by the host: at least a tenth of the bulge + disc +
   bar light there.
 - **bar (4)**: the bar is brighter than the truth limit and at least half of
-  the bulge + disc light there.
+  the disc light there. The bar is a structure of the disc, and the bulge
+  over the centre does not hide it: a bar's mask runs across the centre.
 - **contaminant (5)**: stars, satellites and background galaxies together are
   brighter than the per-pixel 1σ sky noise (26.24 mag/arcsec² for ``legacy``,
   26.26 for ``hsc``, 24.80 for ``euclid``), so only the bodies one sees in

@@ -31,7 +31,8 @@ TRUTH_BOX = 5.0
 TRUTH_NSIGMA = 3.0
 #: A tidal feature shows where it is at least this fraction of the host's light.
 HOST_CONTRAST = 0.1
-#: A bar pixel has at least this fraction of the bulge + disc light.
+#: A bar pixel has at least this fraction of the disc light: the bar is a
+#: structure of the disc, and the bulge over the centre does not hide it.
 BAR_SHARE = 0.5
 #: Label order: later classes overwrite earlier ones where they overlap.
 PRIORITY = ("tidal_tail", "tidal_stream", "shell", "bar", "contaminant")
@@ -142,7 +143,7 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
     galaxy = components["bulge"] + components["disc"]
     contaminant = components.get("contaminant", zero)
     selected = {
-        "bar": (bar > limit) & (bar >= BAR_SHARE * galaxy),
+        "bar": (bar > limit) & (bar >= BAR_SHARE * components["disc"]),
         "contaminant": contaminant > survey.sb_to_flux(survey.reference.noise_sb, ref),
     }
     for kind in TIDAL_KINDS:
