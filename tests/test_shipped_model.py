@@ -60,7 +60,7 @@ def test_automatic_mode_finds_the_bars_of_the_sample_cutouts(assistant):
             labels = assistant.segment(Cutout.from_array(image, meta["bands"]))
             scores.append(iou(labels == bar, mask == bar))
     assert len(scores) == 3
-    assert min(scores) > 0.2 and np.mean(scores) > 0.4, scores  # measured 0.70, 0.36, 0.66
+    assert min(scores) > 0.2 and np.mean(scores) > 0.4, scores  # measured 0.77, 0.88, 0.93
 
 
 def _sample_episodes(assistant) -> list[dict[str, list[float]]]:
@@ -88,7 +88,7 @@ def test_completion_beats_the_strokes_alone_on_the_sample_cutouts(assistant):
     assert len(episodes) >= 8  # every sample has a feature; several have two
     galseg = np.mean([e["galseg"][-1] for e in episodes])
     alone = np.mean([e["strokes alone"][-1] for e in episodes])
-    assert galseg > alone + 0.3, (galseg, alone)  # measured: 0.74 vs 0.21 on 19
+    assert galseg > alone + 0.3, (galseg, alone)  # measured: 0.75 vs 0.17 on 19
     wins = sum(e["galseg"][-1] > e["strokes alone"][-1] for e in episodes)
     assert wins >= 0.75 * len(episodes)
 
@@ -124,7 +124,7 @@ def test_finetune_learns_an_experts_convention(generous_store, tmp_path):
         device="cpu",
     )
     assert report.n_held_back >= 3 and report.n_scored >= 3
-    # measured here: 0.54 -> 0.78 (mean IoU after 3 strokes on the held-back cutouts)
+    # measured here: 0.58 -> 0.79 (mean IoU after 3 strokes on the held-back cutouts)
     assert report.score_after > report.score_before + 0.1, report
     assert (
         load_assistant(report.checkpoint, device="cpu").identity
