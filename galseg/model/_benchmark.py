@@ -52,8 +52,9 @@ that no box average detects (:func:`galseg.simulate.detectable`). For
 reference, the benchmark scores the mask of exactly the detectable truth
 (the class's noiseless light alone, box-averaged, above the truth limit)
 against the whole truth: what a method that finds all the light the
-survey's depth rule sees, and nothing else, would reach. Strokes can go
-beyond it, since the expert paints truth the image does not show.
+survey's depth rule sees in square boxes, and nothing else, would reach.
+Strokes can go beyond it: the expert paints faint light that shows only when
+summed along the feature.
 
 *Latency.* :meth:`Assistant.set_image` is timed once per cutout with an
 empty feature cache, :meth:`Assistant.complete` at every stroke of every

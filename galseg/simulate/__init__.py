@@ -38,10 +38,10 @@ has truth pixels exactly when its peak is brighter than the truth limit
 random are fainter: honest negatives. :func:`truth_mask` applies the rule.
 
 The rule tests single pixels against a limit defined for 5″×5″ boxes, so a
-faint feature narrower than the box has truth pixels that no box average
-detects: :func:`detectable` marks what the survey's depth rule does see, and
-the completion benchmark prints the share of each class's truth that it
-covers.
+faint feature narrower than the box has truth pixels that no square box
+average detects; they show when the light is summed along the feature.
+:func:`detectable` marks what square boxes see, and the completion benchmark
+prints the share of each class's truth that it covers.
 
 Examples
 --------

@@ -67,9 +67,11 @@ def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
     :data:`TRUTH_BOX` arcsec box, but the truth rule tests single pixels
     against it. A feature as wide as the box is detectable wherever it has
     truth; a narrower one has truth pixels whose box average stays below the
-    limit: light no one can see in the image, however it is smoothed at that
-    scale. The share of a truth mask that is detectable tells how much of it
-    the pixels support.
+    limit: light that no smoothing at that scale reveals, and that shows only
+    when summed along the feature's length (a box of the same area laid along
+    a long, narrow stream detects it wherever its pixels pass the limit). The
+    share of a truth mask that is detectable tells how much of it a square
+    box supports.
 
     Parameters
     ----------
