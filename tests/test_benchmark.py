@@ -62,7 +62,7 @@ def test_the_table_has_every_class_method_and_column(result):
     assert list(table) == [*FEATURE_KINDS, "all"]
     columns = [f"IoU@{k}" for k in AFTER] + ["NoC@80", "failed"]
     for rows in table.values():
-        assert list(rows) == [*METHODS, "automatic", "detectable truth"]
+        assert list(rows) == [*METHODS, "automatic", "detectable truth", "faint fringe"]
         for method in METHODS:
             assert list(rows[method]) == columns
             assert all(0.0 <= rows[method][f"IoU@{k}"] <= 1.0 for k in AFTER)
@@ -70,6 +70,8 @@ def test_the_table_has_every_class_method_and_column(result):
             assert rows[method]["failed"] in range(len(result.episodes) + 1)
         assert 0.0 <= rows["automatic"]["IoU"] <= 1.0
         assert 0.0 <= rows["detectable truth"]["IoU"] <= 1.0
+        assert list(rows["faint fringe"]) == ["share", "recall", "recall of the rest"]
+        assert 0.0 <= rows["faint fringe"]["share"] <= 1.0
 
 
 def test_every_cutout_is_held_out_and_has_its_class(result):
@@ -87,6 +89,7 @@ def test_the_report_prints_scores_latency_and_targets(result):
         "NoC@80",
         "automatic mode",
         "detectable truth",
+        "faint fringe (truth light < 1.5x the truth limit)",
         "galseg complete (64x64)",
         "SAM ViT-B not timed",
         "targets (issue 5)",
@@ -147,6 +150,25 @@ def test_the_detectable_share_of_the_truth_grows_with_the_feature_brightness():
         ranked = sorted((c for c in cases if c.kind == kind), key=lambda c: c.feature_sb)
         assert ranked[0].detectable > ranked[-1].detectable, kind
         assert all(0.0 <= c.detectable <= 1.0 for c in ranked)
+
+
+def test_the_faint_fringe_is_the_truth_just_above_the_truth_limit():
+    cases = benchmark_cases(4)
+    for case in cases:
+        assert not (case.faint & ~case.target).any()
+    for kind in ("tidal_stream", "shell", "tidal_tail"):
+        ranked = sorted((c for c in cases if c.kind == kind), key=lambda c: c.feature_sb)
+        share = [np.count_nonzero(c.faint) / np.count_nonzero(c.target) for c in ranked]
+        assert share[0] < share[-1], kind  # the brightest feature has the least fringe
+        assert 0.0 < share[0] < 1.0, kind  # and still some: its edges fade through the limit
+
+
+def test_the_fringe_counts_are_galseg_s_mask_after_3_strokes(result):
+    for e in result.episodes:
+        assert 0 <= e.faint[1] <= e.faint[0] and 0 <= e.brighter[1] <= e.brighter[0]
+    fringe = result.faint_fringe()
+    faint, total = (sum(e.faint[i] for e in result.episodes) for i in (0, 1))
+    assert fringe["recall"] == pytest.approx(total / faint)
 
 
 def test_cases_refuse_training_seeds():

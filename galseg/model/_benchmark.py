@@ -56,6 +56,13 @@ survey's depth rule sees in square boxes, and nothing else, would reach.
 Strokes can go beyond it: the expert paints faint light that shows only when
 summed along the feature.
 
+*Faint fringe.* A feature's truth ends where its light falls to the truth
+limit, so much of a faint feature's truth is a fringe of light just above
+it. The benchmark reports the share of each class's truth pixels whose light
+is below :data:`FAINT` times the truth limit, and galseg's recall after 3
+strokes there and on the rest of the truth (pixels pooled over the class's
+cutouts): where the misses that cost IoU lie.
+
 *Latency.* :meth:`Assistant.set_image` is timed once per cutout with an
 empty feature cache, :meth:`Assistant.complete` at every stroke of every
 episode. Segment Anything ViT-B (``segment-anything``, random weights: timing
@@ -105,6 +112,7 @@ from ._evaluate import (
 
 __all__ = [
     "AFTER",
+    "FAINT",
     "METHODS",
     "MIN_PIXELS",
     "WALKER_BETA",
@@ -132,6 +140,10 @@ WALKER_BETA = 2000.0
 MIN_PIXELS = 50
 """Least truth pixels of the forced class for a cutout to be used."""
 
+FAINT = 1.5
+"""Truth pixels whose class light is below this multiple of the truth limit
+are the feature's faint fringe (see the module notes)."""
+
 
 # --------------------------------------------------------------------- cutouts
 @dataclass(frozen=True, eq=False)
@@ -154,6 +166,9 @@ class BenchCase:
         IoU of the detectable truth (see the module notes) with the whole
         truth: the share of ``target`` where the class's light alone,
         averaged over the survey's truth box, is brighter than its truth limit.
+    faint : ndarray of bool, shape (y, x)
+        The truth pixels where the class's light is below :data:`FAINT` times
+        the truth limit: the feature's faint fringe.
     """
 
     kind: str
@@ -162,6 +177,7 @@ class BenchCase:
     target: np.ndarray
     feature_sb: float | None
     detectable: float
+    faint: np.ndarray
 
 
 def benchmark_cases(
@@ -224,9 +240,12 @@ def _simulate_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
         feature_sb = truth_limit(SURVEYS[survey]) + np.random.default_rng([seed, 5]).uniform(low, 0)
     sim = simulate_galaxy(seed, survey, size, features=(kind,), feature_sb=feature_sb)
     target = sim.truth == DEFAULT_TAXONOMY[kind].value
-    seen = detectable(sim.components[kind], sim.survey)[target]
+    light = sim.components[kind]
+    seen = detectable(light, sim.survey)[target]
     share = float(seen.mean()) if seen.size else 0.0
-    return BenchCase(kind, seed, sim.cutout, target, feature_sb, share)
+    limit = sim.survey.sb_to_flux(truth_limit(sim.survey), sim.survey.reference_band)
+    faint = target & (light < FAINT * limit)
+    return BenchCase(kind, seed, sim.cutout, target, feature_sb, share, faint)
 
 
 # ------------------------------------------------------------------- methods
@@ -281,6 +300,10 @@ class Episode:
         The NoC cap.
     detectable : float
         IoU of the cutout's detectable truth (:attr:`BenchCase.detectable`).
+    faint, brighter : tuple of int
+        Truth pixels in the faint fringe (:attr:`BenchCase.faint`) and in the
+        rest of the truth, and how many of each galseg's mask after 3 strokes
+        covers.
     """
 
     kind: str
@@ -290,6 +313,8 @@ class Episode:
     automatic: float
     max_strokes: int
     detectable: float
+    faint: tuple[int, int]
+    brighter: tuple[int, int]
 
     def iou_after(self, method: str, strokes: int) -> float:
         """IoU after ``strokes`` strokes (the last one if the episode ended sooner)."""
@@ -507,14 +532,29 @@ class CompletionBenchmark:
         """Mean IoU of the detectable truth with the whole truth (see the module notes)."""
         return float(np.mean([e.detectable for e in self._of(kind)]))
 
-    def table(self) -> dict[str, dict[str, dict[str, float]]]:
+    def faint_fringe(self, kind: str | None = None) -> dict[str, float | None]:
+        """The faint fringe's share of the truth, and galseg's recall there and on the rest.
+
+        Pixels are pooled over the class's cutouts (all by default); a recall
+        with no pixels to find is None.
+        """
+        faint = np.sum([e.faint for e in self._of(kind)], axis=0)
+        brighter = np.sum([e.brighter for e in self._of(kind)], axis=0)
+        return {
+            "share": float(faint[0] / max(faint[0] + brighter[0], 1)),
+            "recall": float(faint[1] / faint[0]) if faint[0] else None,
+            "recall of the rest": float(brighter[1] / brighter[0]) if brighter[0] else None,
+        }
+
+    def table(self) -> dict[str, dict[str, dict[str, float | None]]]:
         """The scores: ``table()[class or "all"][method][column]``.
 
         Columns are ``"IoU@1"``, ``"IoU@2"``, ``"IoU@3"``, ``"IoU@5"``,
         ``"NoC@80"`` and ``"failed"``; ``table()[class]["automatic"]`` and
-        ``table()[class]["detectable truth"]`` have ``"IoU"`` only.
+        ``table()[class]["detectable truth"]`` have ``"IoU"`` only, and
+        ``table()[class]["faint fringe"]`` is :meth:`faint_fringe`.
         """
-        rows: dict[str, dict[str, dict[str, float]]] = {}
+        rows: dict[str, dict[str, dict[str, float | None]]] = {}
         for kind in (*self.classes, "all"):
             rows[kind] = {
                 method: {
@@ -526,6 +566,7 @@ class CompletionBenchmark:
             }
             rows[kind]["automatic"] = {"IoU": self.automatic_iou(kind)}
             rows[kind]["detectable truth"] = {"IoU": self.detectable_iou(kind)}
+            rows[kind]["faint fringe"] = self.faint_fringe(kind)
         return rows
 
     def targets(self) -> list[Target]:
@@ -613,6 +654,18 @@ class CompletionBenchmark:
         ):
             scores = "  ".join(f"{kind} {rows[row]['IoU']:.3f}" for kind, rows in table.items())
             lines += ["", heading, scores]
+        lines += [
+            "",
+            f"faint fringe (truth light < {FAINT:g}x the truth limit): share of the truth; "
+            "galseg's recall after 3 strokes there and on the rest",
+            "  ".join(
+                f"{kind} {rows['faint fringe']['share']:.2f}: "
+                + " / ".join(
+                    _fraction(rows["faint fringe"][r]) for r in ("recall", "recall of the rest")
+                )
+                for kind, rows in table.items()
+            ),
+        ]
         return "\n".join(lines)
 
     def _latency(self) -> str:
@@ -637,6 +690,10 @@ class CompletionBenchmark:
         else:
             lines.append("SAM ViT-B not timed (--no-sam)")
         return "\n".join(lines)
+
+
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _targets_text(targets: Sequence[Target]) -> str:
@@ -752,8 +809,15 @@ def _play(
 ) -> Episode:
     """One episode on ``case`` (its image already set) and its automatic-mode score."""
     image = walker_image(case.cutout, assistant.config.preprocessing.stretch)
+    complete = galseg_completer(assistant, case.kind, times)
+    masks: list[np.ndarray] = []
+
+    def galseg(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        masks.append(complete(positive, negative))
+        return masks[-1]
+
     completers = {
-        "galseg": galseg_completer(assistant, case.kind, times),
+        "galseg": galseg,
         "strokes alone": strokes_alone,
         "random_walker": random_walker_completer(image, beta=beta),
     }
@@ -763,6 +827,8 @@ def _play(
     )
     automatic_mask = assistant.segment(case.cutout) == assistant.taxonomy[case.kind].value
     automatic = iou(automatic_mask, case.target)
+    after_3 = masks[2]  # galseg runs on strokes 1 to max(AFTER) whichever method drives
+    brighter = case.target & ~case.faint
     return Episode(
         case.kind,
         case.seed,
@@ -771,4 +837,6 @@ def _play(
         automatic,
         max_strokes,
         case.detectable,
+        (int(case.faint.sum()), int(after_3[case.faint].sum())),
+        (int(brighter.sum()), int(after_3[brighter].sum())),
     )
