@@ -167,8 +167,8 @@ def test_the_fringe_counts_are_galseg_s_mask_after_3_strokes(result):
     for e in result.episodes:
         assert 0 <= e.faint[1] <= e.faint[0] and 0 <= e.brighter[1] <= e.brighter[0]
     fringe = result.faint_fringe()
-    faint, total = (sum(e.faint[i] for e in result.episodes) for i in (0, 1))
-    assert fringe["recall"] == pytest.approx(total / faint)
+    faint, found = (sum(e.faint[i] for e in result.episodes) for i in (0, 1))
+    assert fringe["recall"] == pytest.approx(found / faint)
 
 
 def test_cases_refuse_training_seeds():

@@ -95,6 +95,7 @@ from ..simulate import (
     detectable,
     simulate_galaxy,
     truth_limit,
+    truth_limit_flux,
 )
 from ..stretch import normalize
 from ..taxonomy import DEFAULT_TAXONOMY
@@ -243,8 +244,7 @@ def _simulate_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
     light = sim.components[kind]
     seen = detectable(light, sim.survey)[target]
     share = float(seen.mean()) if seen.size else 0.0
-    limit = sim.survey.sb_to_flux(truth_limit(sim.survey), sim.survey.reference_band)
-    faint = target & (light < FAINT * limit)
+    faint = target & (light < FAINT * truth_limit_flux(sim.survey))
     return BenchCase(kind, seed, sim.cutout, target, feature_sb, share, faint)
 
 

@@ -61,7 +61,7 @@ from ._scene import (
     simulate_galaxy,
 )
 from ._surveys import SURVEYS, Band, Survey, surface_brightness_limit
-from ._truth import detectable, truth_limit, truth_mask
+from ._truth import detectable, truth_limit, truth_limit_flux, truth_mask
 
 __all__ = [
     "FEATURE_KINDS",
@@ -77,6 +77,7 @@ __all__ = [
     "simulate_galaxy",
     "surface_brightness_limit",
     "truth_limit",
+    "truth_limit_flux",
     "truth_mask",
     "write_simulated_set",
     "write_simulation",

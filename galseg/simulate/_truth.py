@@ -19,6 +19,7 @@ __all__ = [
     "TRUTH_NSIGMA",
     "detectable",
     "truth_limit",
+    "truth_limit_flux",
     "truth_mask",
     "visible_scale",
 ]
@@ -55,8 +56,19 @@ def truth_limit(survey: Survey) -> float:
     )
 
 
-def _limit_flux(survey: Survey) -> float:
-    """The truth limit as a pixel value in the survey's reference band."""
+def truth_limit_flux(survey: Survey) -> float:
+    """The truth limit (:func:`truth_limit`) as a pixel value in the survey's reference band.
+
+    Examples
+    --------
+    :data:`TRUTH_NSIGMA` σ of the noise averaged over a box 19 ``legacy``
+    pixels wide is 3/19 of one pixel's noise:
+
+    >>> from galseg.simulate import SURVEYS
+    >>> legacy = SURVEYS["legacy"]
+    >>> round(float(truth_limit_flux(legacy) / legacy.noise_sigma("r")), 3)
+    0.157
+    """
     return survey.sb_to_flux(truth_limit(survey), survey.reference_band)
 
 
@@ -105,7 +117,7 @@ def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
     """
     side = round(TRUTH_BOX / survey.pixel_scale)
     boxed = uniform_filter(np.asarray(light, dtype=float), side, mode="constant")
-    return boxed > _limit_flux(survey)
+    return boxed > truth_limit_flux(survey)
 
 
 def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarray:
@@ -139,7 +151,7 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
     array([[1, 1, 0]], dtype=uint8)
     """
     ref = survey.reference_band
-    limit = _limit_flux(survey)
+    limit = truth_limit_flux(survey)
     zero = np.zeros_like(components["disc"])
     bar = components.get("bar", zero)
     galaxy = components["bulge"] + components["disc"]
