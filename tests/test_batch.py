@@ -8,8 +8,6 @@ hundred small simulated cutouts, with a real two-worker ``LocalCluster``
 from __future__ import annotations
 
 from dataclasses import replace
-import doctest
-import importlib
 import json
 import os
 from pathlib import Path
@@ -76,12 +74,6 @@ def simulated(tmp_path_factory) -> Path:
 
 def predicted_revisions(store: MaskStore, cutout_id: str) -> list:
     return [rev for rev in store.history(cutout_id) if rev.annotator == PREDICTOR]
-
-
-@pytest.mark.parametrize("module", ["_inputs", "_predict"])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(importlib.import_module(f"galseg.batch.{module}"), verbose=False)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # --------------------------------------------------------------------- inputs

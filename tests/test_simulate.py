@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-from pathlib import Path
-
 from astropy.stats import mad_std
 from astropy.wcs.utils import proj_plane_pixel_scales
 import numpy as np
 import pytest
 
 from galseg import DEFAULT_TAXONOMY, Cutout
-import galseg.simulate
 from galseg.simulate import (
     FEATURE_KINDS,
     SURVEYS,
@@ -351,16 +346,3 @@ def test_random_draws_include_every_feature_and_honest_negatives():
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate_galaxy(0, **kwargs)
-
-
-SIMULATE_MODULES = ["galseg.simulate"] + sorted(
-    f"galseg.simulate.{p.stem}"
-    for p in Path(galseg.simulate.__file__).parent.glob("_*.py")
-    if p.stem != "__init__"
-)
-
-
-@pytest.mark.parametrize("module", SIMULATE_MODULES)
-def test_docstring_examples_run(module):
-    result = doctest.testmod(importlib.import_module(module), verbose=False)
-    assert result.failed == 0
