@@ -432,15 +432,15 @@ def test_head_training_lowers_the_loss_on_a_fixed_batch(encoder_path, sim):
     checkpoint = read_checkpoint(encoder_path)
     torch.manual_seed(0)
     network = checkpoint.network(head=False)
-    _train._training_mode(network)
+    network.train()
+    network.encoder.eval()
     images = torch.from_numpy(model_input(sim.cutout, checkpoint.config.preprocessing)[None])
     optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
 
     def loss() -> torch.Tensor:
         rng = np.random.default_rng(1)  # the same episode every time
-        return _train._episodes_loss(
-            network, images, [sim.truth], checkpoint.config, rng, rounds=1, empty_fraction=0.0
-        )
+        plan = _train.EpisodePlan(rounds=1, empty_fraction=0.0, sky_fraction=0.0)
+        return plan.loss(network, images, [sim.truth], checkpoint.config, rng)
 
     with torch.no_grad():
         before = float(loss())

@@ -13,12 +13,13 @@ from galseg.simulate import (
     SURVEYS,
     Band,
     Survey,
-    detectable,
     simulate_cutout,
     simulate_galaxy,
     surface_brightness_limit,
     truth_limit,
     truth_mask,
+    visible,
+    visible_limit_flux,
 )
 
 TIDAL = ("tidal_stream", "shell", "tidal_tail")
@@ -184,15 +185,19 @@ def test_a_feature_far_below_the_limit_has_no_truth(kind):
 def test_truth_pixels_are_those_brighter_than_the_limit_and_not_outshone(kind):
     sim = simulate_galaxy(23, features=TIDAL, feature_sb={kind: 26.5})
     limit = truth_limit(LEGACY)
-    labelled = sim.truth == VALUE[kind]
+    labelled = sim.deep_truth == VALUE[kind]
     sb = sim.surface_brightness(kind)
     assert labelled.any()
     assert (sb[labelled] < limit + ROUNDING).all()
     host = sum(sim.components[c] for c in ("bulge", "disc"))
-    visible = (sb < limit - ROUNDING) & (sim.components[kind] > 0.11 * host)
+    bright = (sb < limit - ROUNDING) & (sim.components[kind] > 0.11 * host)
     later = {VALUE[k] for k in ("tidal_tail", "tidal_stream", "shell", "bar", "contaminant")}
     later = {v for v in later if v > VALUE[kind] or kind == "tidal_tail" and v != VALUE[kind]}
-    assert (labelled | np.isin(sim.truth, list(later)))[visible].all()
+    covered = np.isin(sim.deep_truth, list(later))
+    assert (labelled | covered)[bright].all()
+    # the visible truth is the deep truth where the class's own light shows
+    seen = visible(sim.components[kind], LEGACY)
+    np.testing.assert_array_equal((sim.truth == VALUE[kind])[~covered], (labelled & seen)[~covered])
 
 
 @pytest.mark.parametrize("name", SURVEYS)
@@ -201,9 +206,11 @@ def test_truth_is_present_exactly_when_the_drawn_peak_beats_the_limit(name):
     outcomes = set()
     for kind in TIDAL:
         for seed in range(6):
-            labels = simulate_galaxy(seed, name, 128, features=(kind,), contaminants=False).labels
-            brighter = labels[f"{kind}_peak_sb"] < limit
-            assert labels[kind] == brighter, (kind, seed)
+            sim = simulate_galaxy(seed, name, 128, features=(kind,), contaminants=False)
+            brighter = sim.labels[f"{kind}_peak_sb"] < limit
+            assert (sim.deep_truth == VALUE[kind]).any() == brighter, (kind, seed)
+            assert sim.labels[kind] == (sim.truth == VALUE[kind]).any()
+            assert brighter or not sim.labels[kind]
             outcomes.add(brighter)
     assert outcomes == {True, False}
 
@@ -211,7 +218,7 @@ def test_truth_is_present_exactly_when_the_drawn_peak_beats_the_limit(name):
 def test_a_brighter_stream_has_more_truth_pixels():
     masks = [
         simulate_galaxy(31, features=("tidal_stream",), feature_sb=sb).truth == 1
-        for sb in (28.0, 27.0, 26.0)
+        for sb in (27.0, 26.0, 25.0)
     ]
     counts = [m.sum() for m in masks]
     assert 0 < counts[0] < counts[1] < counts[2]
@@ -236,7 +243,7 @@ def test_truth_rule_on_given_components():
     # contaminant over shell; bar ≥ half the disc; bar < half; stream over
     # tail; bar ≥ half the disc under a far brighter bulge
     expected = [1, 0, 0, 2, 5, 4, 0, 1, 4]
-    np.testing.assert_array_equal(truth_mask(components, LEGACY), expected)
+    np.testing.assert_array_equal(truth_mask(components, LEGACY, rule="deep"), expected)
 
 
 def test_a_bar_mask_runs_across_the_centre_under_the_bulge():
@@ -247,26 +254,30 @@ def test_a_bar_mask_runs_across_the_centre_under_the_bulge():
     assert (sim.components["bulge"] > sim.components["bar"])[bar].any()
 
 
-def test_detectable_light_is_what_5_arcsec_boxes_see_above_the_truth_limit():
-    limit = truth_limit(LEGACY)
-    side = round(5.0 / LEGACY.pixel_scale)
-    for offset, seen in ((-0.05, True), (0.05, False)):
-        sheet = np.full((3 * side, 3 * side), pixel_value(limit + offset, 22.5, 0.262))
-        assert detectable(sheet, LEGACY)[side : 2 * side, side : 2 * side].all() == seen
-    # a line as bright as the sheet but a quarter of the box wide is lost in it
-    line = np.zeros((3 * side, 3 * side))
-    line[side : side + side // 4] = pixel_value(limit - 0.05, 22.5, 0.262)
-    assert not detectable(line, LEGACY).any()
-    assert truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY).any()
+def test_visible_light_is_what_1_arcsec_smoothing_shows_at_3_sigma():
+    sigma = LEGACY.noise_sigma("r")
+    limit = visible_limit_flux(LEGACY)
+    # a sheet wider than the kernel is visible exactly above the limit
+    for factor, seen in ((1.05, True), (0.95, False)):
+        sheet = np.full((60, 60), factor * limit)
+        assert visible(sheet, LEGACY)[25:35, 25:35].all() == seen
+    # a line one pixel wide, at the sky's 1σ per pixel, is spread out by the kernel
+    line = np.zeros((60, 60))
+    line[30] = sigma
+    assert not visible(line, LEGACY).any()
+    assert truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY, rule="deep").any()
+    assert not truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY).any()
 
 
-def test_a_faint_narrow_stream_has_truth_no_box_detects():
+def test_visible_truth_is_the_seen_part_of_the_deep_truth():
     limit = truth_limit(LEGACY)
     shares = []
     for peak in (limit - 2.5, limit - 0.3):
         sim = simulate_galaxy(3, size=256, features=("tidal_stream",), feature_sb=peak)
-        truth = sim.truth == VALUE["tidal_stream"]
-        shares.append(detectable(sim.components["tidal_stream"], LEGACY)[truth].mean())
+        deep = sim.deep_truth == VALUE["tidal_stream"]
+        seen = sim.truth == VALUE["tidal_stream"]
+        assert deep.any() and not (seen & ~deep).any()
+        shares.append(seen.sum() / deep.sum())
     assert shares[0] > 0.8 and shares[1] < 0.2
 
 

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 import torch
 
 from ..cutout import Cutout
@@ -32,6 +33,27 @@ _TRAIN_COMMANDS = (
     "galseg train encoder --out encoder.safetensors && "
     f"galseg train head --encoder encoder.safetensors --out {SHIPPED_CHECKPOINT}"
 )
+
+
+LOCAL_FLOOR = 0.05
+"""Probability down to which a completion's pieces are traced back to the strokes."""
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def connected_to(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected pieces (8-neighbour) of ``mask`` that touch ``seeds``.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 1, 0, 1, 1]], bool)
+    >>> connected_to(mask, np.array([[1, 0, 0, 0, 0]], bool)).astype(int)
+    array([[1, 1, 0, 0, 0]])
+    """
+    mask = np.asarray(mask, dtype=bool)
+    pieces, _ = ndimage.label(mask, structure=_EIGHT)
+    touched = np.unique(pieces[np.asarray(seeds, dtype=bool) & mask])
+    return np.isin(pieces, touched[touched > 0])
 
 
 @dataclass(frozen=True)
@@ -181,6 +203,8 @@ class Assistant:
         negative: np.ndarray,
         label: int | str,
         previous: np.ndarray | None = None,
+        *,
+        local: bool = True,
     ) -> Completion:
         """Complete strokes into a mask of one class on the current image.
 
@@ -196,6 +220,12 @@ class Assistant:
         previous : array_like of float or bool, shape (y, x), optional
             The last completion of this class (its probability or mask), so
             that a further stroke refines it.
+        local : bool
+            Keep only what grows from the strokes: the pieces of the
+            probability map above :data:`LOCAL_FLOOR` that touch a positive
+            stroke or the previous completion (above the threshold); the
+            probability is zero elsewhere, so no threshold brings back light
+            far from the strokes. ``False`` gives the network's raw answer.
 
         Returns
         -------
@@ -216,6 +246,9 @@ class Assistant:
             previous = _probability(previous, shape)
         prompts = input_prompts(positive, negative, previous, encoded.geometry, self.config.reach)
         probability = self._probabilities(encoded, prompts[None], [index])[0]
+        if local:
+            seeds = positive if previous is None else positive | (previous >= self.threshold)
+            probability[~connected_to(probability >= LOCAL_FLOOR, seeds)] = 0.0
         return Completion(mask=probability >= self.threshold, probability=probability)
 
     def segment(self, cutout: Cutout) -> np.ndarray:

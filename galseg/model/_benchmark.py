@@ -92,7 +92,6 @@ from ..simulate import (
     FEATURE_KINDS,
     FEATURE_SB_RANGE,
     SURVEYS,
-    detectable,
     simulate_galaxy,
     truth_limit,
     truth_limit_flux,
@@ -242,8 +241,8 @@ def _simulate_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
     sim = simulate_galaxy(seed, survey, size, features=(kind,), feature_sb=feature_sb)
     target = sim.truth == DEFAULT_TAXONOMY[kind].value
     light = sim.components[kind]
-    seen = detectable(light, sim.survey)[target]
-    share = float(seen.mean()) if seen.size else 0.0
+    deep = sim.deep_truth == DEFAULT_TAXONOMY[kind].value
+    share = float(target.sum() / max(deep.sum(), 1))
     faint = target & (light < FAINT * truth_limit_flux(sim.survey))
     return BenchCase(kind, seed, sim.cutout, target, feature_sb, share, faint)
 

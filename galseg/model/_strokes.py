@@ -1,13 +1,19 @@
 """A simulated expert's brush strokes, for training and benchmarks.
 
-Strokes follow interactive-segmentation practice (RITM, SAM): the first
-stroke is a scribble along the middle of the feature (along its skeleton,
-:func:`skimage.morphology.skeletonize`, with a brush a few pixels wide);
-negative strokes lie outside it; each further stroke goes into the largest
-error of the current prediction — positive where it misses the feature,
-negative where it spills — starting from the error's most interior pixel (the
-maximum of its distance transform). Every stroke stays inside the region it is
-drawn in. Pure numpy/scipy/scikit-image; each function takes a
+Strokes follow interactive-segmentation practice (RITM, SAM). An expert
+paints in one of three styles (:data:`STROKE_STYLES`):
+
+- ``"line"``: a brush line along the middle of the feature (along its
+  skeleton, :func:`skimage.morphology.skeletonize`), over 20-60 % of it;
+- ``"dabs"``: short dabs, a few pixels along the skeleton;
+- ``"clicks"``: single clicks, one brush disc each.
+
+The first stroke lies on the feature (at a random place); negative strokes lie
+outside it; each further stroke goes into the largest error of the current
+prediction — positive where it misses the feature, negative where it spills —
+starting from the error's most interior pixel (the maximum of its distance
+transform). Every stroke stays inside the region it is drawn in. Pure
+numpy/scipy/scikit-image; each function takes a
 :class:`numpy.random.Generator`.
 """
 
@@ -17,10 +23,16 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import disk, skeletonize
 
-__all__ = ["BRUSH", "negative_stroke", "next_stroke", "scribble"]
+__all__ = ["BRUSH", "STROKE_STYLES", "negative_stroke", "next_stroke", "scribble", "stroke"]
 
 BRUSH = 2
 """Default brush radius in pixels (a stroke 5 pixels wide)."""
+
+STROKE_STYLES = ("line", "dabs", "clicks")
+"""How a simulated expert paints (see the module notes)."""
+
+DAB_REACH = (2, 6)
+"""Range of a dab's half-length along the skeleton, in pixels."""
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -32,6 +44,7 @@ def scribble(
     brush: int = BRUSH,
     length: tuple[float, float] = (0.2, 0.6),
     start: tuple[int, int] | None = None,
+    reach: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """A stroke along the skeleton of a region, inside the region.
 
@@ -39,7 +52,8 @@ def scribble(
     (along the skeleton) of a start pixel, drawn with a round brush and
     clipped to the region. ``r`` is half a random fraction (drawn in
     ``length``) of the skeleton's length in the start pixel's connected piece,
-    so the stroke covers that fraction of the piece.
+    so the stroke covers that fraction of the piece; or, with ``reach``, a
+    number of pixels drawn in that range (a dab).
 
     Parameters
     ----------
@@ -54,6 +68,8 @@ def scribble(
     start : tuple of int, optional
         ``(y, x)``: start at the skeleton pixel nearest to it; by default at a
         random skeleton pixel (so larger pieces are likelier).
+    reach : tuple of int, optional
+        Range of ``r`` in pixels, instead of a fraction of the piece.
 
     Returns
     -------
@@ -79,11 +95,68 @@ def scribble(
         pick = int(np.argmin((ys - start[0]) ** 2 + (xs - start[1]) ** 2))
     seed = np.zeros(region.shape, dtype=bool)
     seed[ys[pick], xs[pick]] = True
-    pieces, _ = ndimage.label(skeleton, structure=_EIGHT)
-    piece_length = int((pieces == pieces[ys[pick], xs[pick]]).sum())
-    reach = max(1, round(rng.uniform(*length) * piece_length / 2))
-    path = ndimage.binary_dilation(seed, structure=_EIGHT, iterations=reach, mask=skeleton)
+    if reach is None:
+        pieces, _ = ndimage.label(skeleton, structure=_EIGHT)
+        piece_length = int((pieces == pieces[ys[pick], xs[pick]]).sum())
+        steps = max(1, round(rng.uniform(*length) * piece_length / 2))
+    else:
+        steps = int(rng.integers(reach[0], reach[1] + 1))
+    path = seed  # binary_dilation would take 0 iterations to mean "until nothing changes"
+    if steps > 0:
+        path = ndimage.binary_dilation(seed, structure=_EIGHT, iterations=steps, mask=skeleton)
     return ndimage.binary_dilation(path, structure=disk(brush)) & region
+
+
+def stroke(
+    region: np.ndarray,
+    rng: np.random.Generator,
+    style: str = "line",
+    *,
+    brush: int = BRUSH,
+    start: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """A stroke in one of the :data:`STROKE_STYLES`, inside ``region``.
+
+    Parameters
+    ----------
+    region : ndarray of bool, shape (y, x)
+        Where to draw.
+    rng : numpy.random.Generator
+        Random numbers.
+    style : str
+        ``"line"`` (:func:`scribble` over 20-60 % of the piece), ``"dabs"``
+        (:func:`scribble` over :data:`DAB_REACH` pixels each way) or
+        ``"clicks"`` (one brush disc on the region's skeleton).
+    brush : int
+        Brush radius in pixels.
+    start : tuple of int, optional
+        ``(y, x)`` near which to draw (default: a random skeleton pixel).
+
+    Returns
+    -------
+    ndarray of bool, shape (y, x)
+        The stroke; empty if the region is.
+
+    Raises
+    ------
+    ValueError
+        For an unknown style.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> band = np.zeros((32, 128), bool); band[14:19, 2:126] = True
+    >>> sizes = [int(stroke(band, np.random.default_rng(0), s).sum()) for s in STROKE_STYLES]
+    >>> sizes[0] > sizes[1] > sizes[2] > 0
+    True
+    """
+    if style == "line":
+        return scribble(region, rng, brush=brush, start=start)
+    if style == "dabs":
+        return scribble(region, rng, brush=brush, start=start, reach=DAB_REACH)
+    if style == "clicks":
+        return scribble(region, rng, brush=brush, start=start, reach=(0, 0))
+    raise ValueError(f"unknown stroke style {style!r}; styles are {', '.join(STROKE_STYLES)}")
 
 
 def negative_stroke(
@@ -141,13 +214,14 @@ def next_stroke(
     rng: np.random.Generator,
     *,
     brush: int = BRUSH,
+    style: str = "line",
 ) -> tuple[np.ndarray, bool]:
     """The stroke an expert makes next: into the largest error of a prediction.
 
     The errors are the connected pieces of the missed pixels (target, not
     predicted) and of the spilled ones (predicted, not target); the largest
-    piece gets a :func:`scribble` starting at its most interior pixel (the
-    maximum of its distance transform).
+    piece gets a :func:`stroke` of ``style`` starting at its most interior
+    pixel (the maximum of its distance transform).
 
     Parameters
     ----------
@@ -159,6 +233,8 @@ def next_stroke(
         Random numbers.
     brush : int
         Brush radius in pixels.
+    style : str
+        One of :data:`STROKE_STYLES`.
 
     Returns
     -------
@@ -191,4 +267,5 @@ def next_stroke(
         return np.zeros(target.shape, dtype=bool), True
     inside = ndimage.distance_transform_edt(best)
     centre = np.unravel_index(int(np.argmax(inside)), inside.shape)
-    return scribble(best, rng, brush=brush, start=(int(centre[0]), int(centre[1]))), positive
+    start = (int(centre[0]), int(centre[1]))
+    return stroke(best, rng, style, brush=brush, start=start), positive

@@ -1,15 +1,26 @@
 """Training the head as it is used: interactive episodes of simulated strokes.
 
 Each training example is an episode (as in RITM and SAM): a target class is
-chosen among those present in the truth; the simulated expert draws a
-scribble along it (:func:`~galseg.model.scribble`) and, half of the time, a
-negative stroke outside it (:func:`~galseg.model.negative_stroke`); the head
-then runs 0 to ``rounds - 1`` times without gradients, each time placing the
-next stroke into the largest error (:func:`~galseg.model.next_stroke`) and
-feeding its probability back as ``previous``; the last run is trained on the
-class's whole truth mask (logistic + soft Dice loss). A fraction of the
-episodes have no strokes at all and a class drawn among all of them, present
-or not: that teaches automatic mode, including "nothing of this class here".
+chosen among those present in the truth (the visible truth, see
+:mod:`galseg.simulate`) and a stroke style among
+:data:`~galseg.model.STROKE_STYLES` (:data:`STYLE_WEIGHTS`); the simulated
+expert draws a stroke of that style on it (:func:`~galseg.model.stroke`) and,
+half of the time, a negative stroke outside it
+(:func:`~galseg.model.negative_stroke`); the head then runs 0 to
+``rounds - 1`` times without gradients, each time placing the next stroke, of
+the same style, into the largest error (:func:`~galseg.model.next_stroke`)
+and feeding its probability back as ``previous``; the last run is trained on
+the class's whole truth mask (logistic + soft Dice loss).
+
+Two kinds of episode teach what strokes do not say:
+
+- a fraction ``empty_fraction`` have no strokes at all and a class drawn among
+  all of them, present or not: that teaches automatic mode, including
+  "nothing of this class here";
+- a fraction ``sky_fraction`` have one positive stroke on unlabelled sky, away
+  from every truth pixel, and that stroke alone as the target: an expert who
+  paints where the image shows no feature gets back what they painted, and
+  no flood around it.
 
 The encoder is trained with the head at a tenth of its learning rate; its
 batch-norm statistics stay as pretrained.
@@ -17,12 +28,13 @@ batch-norm statistics stay as pretrained.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 import torch
 import torch.nn.functional as F
 
@@ -41,13 +53,16 @@ from ._head import input_prompts
 from ._loop import TrainReport, optimise, resume_path
 from ._network import ModelConfig, Network, build_network
 from ._preprocess import Geometry, pad_to, prepare, to_image
-from ._strokes import negative_stroke, next_stroke, scribble
+from ._strokes import BRUSH, STROKE_STYLES, negative_stroke, next_stroke, stroke
 
-__all__ = ["FinetuneReport", "finetune", "held_back", "train_head"]
+__all__ = ["STYLE_WEIGHTS", "EpisodePlan", "FinetuneReport", "finetune", "held_back", "train_head"]
 
 CLASS_WEIGHTS = {"contaminant": 0.25}
 """Relative chance of a class being the target of an episode (others 1): the
 simulator puts contaminants on nearly every cutout."""
+
+STYLE_WEIGHTS = {"line": 0.4, "dabs": 0.3, "clicks": 0.3}
+"""Chance of each stroke style in an episode."""
 
 
 @dataclass
@@ -59,16 +74,29 @@ class _Episode:
     automatic: bool
     positive: np.ndarray
     negative: np.ndarray
+    style: str = "line"
     previous: np.ndarray | None = None
 
 
 def _episode(
-    truth: np.ndarray, config: ModelConfig, rng: np.random.Generator, empty_fraction: float
+    truth: np.ndarray,
+    config: ModelConfig,
+    rng: np.random.Generator,
+    empty_fraction: float,
+    sky_fraction: float,
 ) -> _Episode:
     classes = config.classes
     present = [i for i, c in enumerate(classes) if (truth == c.value).any()]
     empty = np.zeros(truth.shape, dtype=bool)
-    if not present or rng.random() < empty_fraction:
+    style = str(rng.choice(STROKE_STYLES, p=[STYLE_WEIGHTS[s] for s in STROKE_STYLES]))
+    draw = rng.random()
+    if draw < sky_fraction:
+        sky = ndimage.distance_transform_edt(truth == 0) > 2 * BRUSH
+        painted = stroke(sky, rng, style)
+        if painted.any():
+            index = int(rng.integers(len(classes)))
+            return _Episode(painted.copy(), index, False, painted, empty, style)
+    if not present or draw < sky_fraction + empty_fraction:
         index = int(rng.integers(len(classes)))
         return _Episode(truth == classes[index].value, index, True, empty, empty.copy())
     weights = np.array([CLASS_WEIGHTS.get(classes[i].name, 1.0) for i in present])
@@ -77,7 +105,7 @@ def _episode(
     negative = empty
     if rng.random() < 0.5:
         negative = negative_stroke(target, rng, other=(truth != 0) & ~target)
-    return _Episode(target, index, False, scribble(target, rng), negative)
+    return _Episode(target, index, False, stroke(target, rng, style), negative, style)
 
 
 def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -99,43 +127,91 @@ def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return bce + dice.mean()
 
 
-def _episodes_loss(
-    network: Network,
-    images: torch.Tensor,
-    truths: list[np.ndarray],
-    config: ModelConfig,
-    rng: np.random.Generator,
-    *,
-    rounds: int,
-    empty_fraction: float,
-) -> torch.Tensor:
-    """Loss of a batch of episodes on images (B, C, Y, X) with truths (h, w) at their top left."""
-    shape = truths[0].shape
-    geometry = Geometry(shape, shape, tuple(images.shape[-2:]))
-    episodes = [_episode(t, config, rng, empty_fraction) for t in truths]
-    index = torch.tensor([e.index for e in episodes], device=images.device)
+@dataclass(frozen=True)
+class EpisodePlan:
+    """How the episodes of a training run are played (see the module notes).
 
-    def run(features: list[torch.Tensor]) -> torch.Tensor:
-        prompts = np.stack(
-            [
-                input_prompts(e.positive, e.negative, e.previous, geometry, config.reach)
-                for e in episodes
-            ]
-        )
-        logits = network.decode(features, torch.from_numpy(prompts).to(images.device), index)
-        return to_image(logits, geometry)[:, 0]
+    Attributes
+    ----------
+    rounds : int
+        Most head runs per episode (the earlier ones without gradients).
+    empty_fraction : float
+        Fraction of episodes without strokes (automatic mode).
+    sky_fraction : float
+        Fraction of episodes with one stroke on unlabelled sky as the target.
 
-    features = network.encode(images)
-    for _ in range(int(rng.integers(rounds))):
-        with torch.no_grad():
-            probability = torch.sigmoid(run([f.detach() for f in features])).cpu().numpy()
-        for episode, p in zip(episodes, probability, strict=True):
-            if not episode.automatic:
-                stroke, positive = next_stroke(episode.target, p >= 0.5, rng)
-                (episode.positive if positive else episode.negative)[stroke] = True
-                episode.previous = p
-    targets = torch.from_numpy(np.stack([e.target for e in episodes])).to(images.device)
-    return _mask_loss(run(features), targets.float())
+    Raises
+    ------
+    GalsegError
+        If ``rounds`` is below 1 or the fractions are not in [0, 1] or add
+        up to more than 1.
+
+    Examples
+    --------
+    >>> EpisodePlan(rounds=2).settings()
+    {'rounds': 2, 'empty_fraction': 0.25, 'sky_fraction': 0.05}
+    """
+
+    rounds: int = 3
+    empty_fraction: float = 0.25
+    sky_fraction: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise GalsegError(f"rounds must be at least 1, got {self.rounds}")
+        for name in ("empty_fraction", "sky_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise GalsegError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.empty_fraction + self.sky_fraction > 1.0:
+            raise GalsegError("empty_fraction + sky_fraction must be at most 1")
+
+    def settings(self) -> dict[str, Any]:
+        """The plan as model-card settings."""
+        return {
+            "rounds": self.rounds,
+            "empty_fraction": self.empty_fraction,
+            "sky_fraction": self.sky_fraction,
+        }
+
+    def loss(
+        self,
+        network: Network,
+        images: torch.Tensor,
+        truths: list[np.ndarray],
+        config: ModelConfig,
+        rng: np.random.Generator,
+    ) -> torch.Tensor:
+        """Loss of a batch of episodes on images (B, C, Y, X) with truths (h, w) at their top left."""
+        shape = truths[0].shape
+        geometry = Geometry(shape, shape, tuple(images.shape[-2:]))
+        episodes = [
+            _episode(t, config, rng, self.empty_fraction, self.sky_fraction) for t in truths
+        ]
+        index = torch.tensor([e.index for e in episodes], device=images.device)
+
+        def run(features: list[torch.Tensor]) -> torch.Tensor:
+            prompts = np.stack(
+                [
+                    input_prompts(e.positive, e.negative, e.previous, geometry, config.reach)
+                    for e in episodes
+                ]
+            )
+            logits = network.decode(features, torch.from_numpy(prompts).to(images.device), index)
+            return to_image(logits, geometry)[:, 0]
+
+        features = network.encode(images)
+        for _ in range(int(rng.integers(self.rounds))):
+            with torch.no_grad():
+                probability = torch.sigmoid(run([f.detach() for f in features])).cpu().numpy()
+            for episode, p in zip(episodes, probability, strict=True):
+                if not episode.automatic:
+                    more, positive = next_stroke(
+                        episode.target, p >= 0.5, rng, style=episode.style
+                    )
+                    (episode.positive if positive else episode.negative)[more] = True
+                    episode.previous = p
+        targets = torch.from_numpy(np.stack([e.target for e in episodes])).to(images.device)
+        return _mask_loss(run(features), targets.float())
 
 
 def _start_network(encoder: str | Path) -> tuple[Network, ModelConfig, dict[str, Any]]:
@@ -164,10 +240,37 @@ def _groups(network: Network, lr: float) -> list[dict[str, Any]]:
     ]
 
 
-def _training_mode(network: Network) -> None:
-    """Train the head and the encoder's weights, but keep its batch-norm statistics."""
+def _fit(
+    name: str,
+    out: Path,
+    network: Network,
+    device: torch.device,
+    settings: Mapping[str, Any],
+    *,
+    lr: float,
+    steps: int,
+    loss_at: Callable[[int], torch.Tensor],
+    resume: bool,
+    progress: Progress,
+) -> TrainReport:
+    """Optimise the head and the encoder (at a tenth of ``lr``) on ``device``, resumably.
+
+    The encoder's batch-norm statistics stay as they are.
+    """
+    network.to(device)
     network.train()
     network.encoder.eval()
+    return optimise(
+        name=name,
+        out=out,
+        settings=settings,
+        model=network,
+        groups=_groups(network, lr),
+        steps=steps,
+        loss_at=loss_at,
+        resume=resume,
+        progress=progress,
+    )
 
 
 def train_head(
@@ -181,6 +284,7 @@ def train_head(
     lr: float = 1e-3,
     rounds: int = 3,
     empty_fraction: float = 0.25,
+    sky_fraction: float = 0.05,
     seed: int = 500_000,
     device: str = "auto",
     resume: bool = True,
@@ -212,6 +316,8 @@ def train_head(
         Most head runs per episode (the earlier ones without gradients).
     empty_fraction : float
         Fraction of episodes without strokes (automatic mode).
+    sky_fraction : float
+        Fraction of episodes with one stroke on unlabelled sky as the target.
     seed : int
         First simulator seed; also seeds the new head and the episodes.
     device : str
@@ -234,22 +340,17 @@ def train_head(
     """
     out = Path(out)
     dev = resolve_device(device)
-    _check_episodes(rounds, empty_fraction)
+    plan = EpisodePlan(rounds, empty_fraction, sky_fraction)
     torch.manual_seed(seed)
     network, config, source = _start_network(encoder)
     check_size(size, network.stride, config.preprocessing.max_size)
     pool = simulate_pool(n, size, seed, config.preprocessing, some_feature=True, progress=progress)
-    network.to(dev)
-    _training_mode(network)
 
     def loss_at(step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step])
         pairs = [augment(pool.images[i], pool.truths[i], rng) for i in rng.integers(n, size=batch)]
         images = torch.from_numpy(np.stack([image for image, _ in pairs])).to(dev)
-        truths = [truth for _, truth in pairs]
-        return _episodes_loss(
-            network, images, truths, config, rng, rounds=rounds, empty_fraction=empty_fraction
-        )
+        return plan.loss(network, images, [truth for _, truth in pairs], config, rng)
 
     settings = {
         "kind": "head",
@@ -259,16 +360,18 @@ def train_head(
         "steps": steps,
         "batch": batch,
         "lr": lr,
-        "rounds": rounds,
-        "empty_fraction": empty_fraction,
+        **plan.settings(),
+        "truth": "visible",
+        "stroke_styles": STYLE_WEIGHTS,
         "seed": seed,
     }
-    report = optimise(
-        name="train head",
-        out=out,
-        settings=settings,
-        model=network,
-        groups=_groups(network, lr),
+    report = _fit(
+        "train head",
+        out,
+        network,
+        dev,
+        settings,
+        lr=lr,
         steps=steps,
         loss_at=loss_at,
         resume=resume,
@@ -287,13 +390,6 @@ def train_head(
     save_checkpoint(out, network.to("cpu"), config, card)
     resume_path(out).unlink(missing_ok=True)
     return report
-
-
-def _check_episodes(rounds: int, empty_fraction: float) -> None:
-    if rounds < 1:
-        raise GalsegError(f"rounds must be at least 1, got {rounds}")
-    if not 0.0 <= empty_fraction <= 1.0:
-        raise GalsegError(f"empty_fraction must be in [0, 1], got {empty_fraction}")
 
 
 # ------------------------------------------------------------------ finetune
@@ -356,6 +452,7 @@ def finetune(
     lr: float = 3e-4,
     rounds: int = 3,
     empty_fraction: float = 0.25,
+    sky_fraction: float = 0.05,
     holdout: float = 0.2,
     strokes: int = 3,
     seed: int = 0,
@@ -384,7 +481,7 @@ def finetune(
         The fine-tuned checkpoint to write (not ``from_checkpoint``).
     annotator : str, optional
         Only this annotator's masks.
-    steps, batch, lr, rounds, empty_fraction, seed, device, resume, progress
+    steps, batch, lr, rounds, empty_fraction, sky_fraction, seed, device, resume, progress
         As in :func:`train_head`.
     holdout : float
         Fraction of cutouts held back, in (0, 1).
@@ -408,7 +505,7 @@ def finetune(
         raise GalsegError(f"{out}: write the fine-tuned model beside {source.name}, not over it")
     if not 0.0 < holdout < 1.0:
         raise GalsegError(f"holdout must be between 0 and 1, got {holdout}")
-    _check_episodes(rounds, empty_fraction)
+    plan = EpisodePlan(rounds, empty_fraction, sky_fraction)
     dev = resolve_device(device)
     start_checkpoint = read_checkpoint(source)
     config = start_checkpoint.config
@@ -431,8 +528,6 @@ def finetune(
     network = start_checkpoint.network(head=True)
     working = [_working_example(cutout, mask, config, network.stride) for cutout, mask in train]
     torch.manual_seed(seed)
-    network.to(dev)
-    _training_mode(network)
 
     def loss_at(step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step])
@@ -444,15 +539,7 @@ def finetune(
         for shape, group in by_shape.items():
             padded = tuple(-(-side // network.stride) * network.stride for side in shape)
             images = torch.cat([pad_to(torch.from_numpy(i)[None], padded) for i, _ in group])
-            loss = _episodes_loss(
-                network,
-                images.to(dev),
-                [truth for _, truth in group],
-                config,
-                rng,
-                rounds=rounds,
-                empty_fraction=empty_fraction,
-            )
+            loss = plan.loss(network, images.to(dev), [truth for _, truth in group], config, rng)
             total = total + loss * len(group) / len(chosen)
         return total
 
@@ -464,17 +551,17 @@ def finetune(
         "steps": steps,
         "batch": batch,
         "lr": lr,
-        "rounds": rounds,
-        "empty_fraction": empty_fraction,
+        **plan.settings(),
         "holdout": holdout,
         "seed": seed,
     }
-    training = optimise(
-        name="finetune",
-        out=out,
-        settings=settings,
-        model=network,
-        groups=_groups(network, lr),
+    training = _fit(
+        "finetune",
+        out,
+        network,
+        dev,
+        settings,
+        lr=lr,
         steps=steps,
         loss_at=loss_at,
         resume=resume,

@@ -13,17 +13,23 @@ Truth rule
 Each test is made on the noiseless, PSF-convolved surface brightness of one
 component alone in the survey's reference band (``r`` for ``legacy`` and
 ``hsc``, ``VIS`` for ``euclid``), so the truth does not depend on the noise
-drawn:
+drawn. The truth is **what an expert can see**: models are trained and judged
+on it, and the sample cutouts carry it.
 
 - **tidal_stream (1), shell (2), tidal_tail (3)**: the feature is brighter
   than the survey's *truth limit* — the surface brightness detected at 3σ when
   averaged over a 5″×5″ box of the survey's noise (:func:`truth_limit`:
   28.25 mag/arcsec² for ``legacy``, 28.75 for ``hsc``, 27.85 for ``euclid``) —
-  and it is not outshone by the host: at least a tenth of the bulge + disc +
-  bar light there.
-- **bar (4)**: the bar is brighter than the truth limit and at least half of
-  the disc light there. The bar is a structure of the disc, and the bulge
-  over the centre does not hide it: a bar's mask runs across the centre.
+  it is not outshone by the host (at least a tenth of the bulge + disc + bar
+  light there), and it is **visible**: its light, smoothed by a Gaussian of
+  σ = 1″ as an expert smooths a deep image to judge faint light, reaches 3σ
+  of the sky noise smoothed alike (:func:`visible`). A broad plume is visible
+  down to about 27.9 mag/arcsec² in ``legacy``; a narrow stream needs
+  brighter light.
+- **bar (4)**: the bar is brighter than the truth limit, visible, and at
+  least half of the disc light there. The bar is a structure of the disc, and
+  the bulge over the centre does not hide it: a bar's mask runs across the
+  centre.
 - **contaminant (5)**: stars, satellites and background galaxies together are
   brighter than the per-pixel 1σ sky noise (26.24 mag/arcsec² for ``legacy``,
   26.26 for ``hsc``, 24.80 for ``euclid``), so only the bodies one sees in
@@ -31,17 +37,17 @@ drawn:
 - **overlaps**: tidal_tail < tidal_stream < shell < bar < contaminant (the
   later class wins).
 
+The **deep truth** (:attr:`SimulatedGalaxy.deep_truth`,
+``truth_mask(..., rule="deep")``) drops the visibility test: every pixel
+above the truth limit, including the faint fringe and narrow light that
+shows only when summed along a feature's length. The completion benchmark
+reports it beside the visible truth, as a second column, not a target.
+
 A tidal feature is scaled so that its brightest point where the host does not
 outshine it has the requested (or drawn) surface brightness, its *peak*: so it
-has truth pixels exactly when its peak is brighter than the truth limit
-(unless a later class covers them all). About a third of the features drawn at
-random are fainter: honest negatives. :func:`truth_mask` applies the rule.
-
-The rule tests single pixels against a limit defined for 5″×5″ boxes, so a
-faint feature narrower than the box has truth pixels that no square box
-average detects; they show when the light is summed along the feature.
-:func:`detectable` marks what square boxes see, and the completion benchmark
-prints the share of each class's truth that it covers.
+has deep truth pixels exactly when its peak is brighter than the truth limit
+(unless a later class covers them all). Features drawn at random are often
+too faint to see: honest negatives. :func:`truth_mask` applies the rule.
 
 Examples
 --------
@@ -61,7 +67,7 @@ from ._scene import (
     simulate_galaxy,
 )
 from ._surveys import SURVEYS, Band, Survey, surface_brightness_limit
-from ._truth import detectable, truth_limit, truth_limit_flux, truth_mask
+from ._truth import truth_limit, truth_limit_flux, truth_mask, visible, visible_limit_flux
 
 __all__ = [
     "FEATURE_KINDS",
@@ -72,13 +78,14 @@ __all__ = [
     "Band",
     "SimulatedGalaxy",
     "Survey",
-    "detectable",
     "simulate_cutout",
     "simulate_galaxy",
     "surface_brightness_limit",
     "truth_limit",
     "truth_limit_flux",
     "truth_mask",
+    "visible",
+    "visible_limit_flux",
     "write_simulated_set",
     "write_simulation",
 ]

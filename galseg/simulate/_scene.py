@@ -53,8 +53,9 @@ class SimulatedGalaxy:
     cutout : Cutout
         The image: noisy, PSF-convolved, with WCS, zero points and survey.
     truth : ndarray of uint8, shape (y, x)
-        Truth mask with :data:`galseg.DEFAULT_TAXONOMY` labels, made by
-        :func:`truth_mask` (see the rule in :mod:`galseg.simulate`).
+        Truth mask with :data:`galseg.DEFAULT_TAXONOMY` labels: what an
+        expert can see, made by :func:`truth_mask` (see the rule in
+        :mod:`galseg.simulate`).
     noiseless : ndarray of float32, shape (band, y, x)
         The cutout's pixels before noise was added.
     components : dict of str to ndarray
@@ -65,6 +66,9 @@ class SimulatedGalaxy:
         Flat morphology labels (see :func:`simulate_galaxy`).
     survey : Survey
         The survey preset.
+    deep_truth : ndarray of uint8, shape (y, x)
+        The deep truth: every pixel of a feature above the survey's truth
+        limit, seen or not (``truth_mask(..., rule="deep")``).
     """
 
     cutout: Cutout
@@ -73,6 +77,7 @@ class SimulatedGalaxy:
     components: Mapping[str, np.ndarray]
     labels: Mapping[str, bool | int | float]
     survey: Survey
+    deep_truth: np.ndarray
 
     def surface_brightness(self, component: str) -> np.ndarray:
         """Surface brightness (mag/arcsec²) of one component, reference band; inf where dark."""
@@ -201,10 +206,11 @@ def simulate_galaxy(
     )
     components = {k: v.astype(np.float32) for k, v in light.reference.items()}
     truth = truth_mask(components, preset)
+    deep_truth = truth_mask(components, preset, rule="deep")
     labels = make_labels(host, preset, truth, peak_sb, counts, host_mag, stars, companions)
-    for array in (truth, noiseless, *components.values()):
+    for array in (truth, deep_truth, noiseless, *components.values()):
         array.flags.writeable = False
-    return SimulatedGalaxy(cutout, truth, noiseless, components, labels, preset)
+    return SimulatedGalaxy(cutout, truth, noiseless, components, labels, preset, deep_truth)
 
 
 def simulate_cutout(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from typing import Literal
+
 import numpy as np
-from scipy.ndimage import uniform_filter
+from scipy.ndimage import gaussian_filter
 
 from ..taxonomy import DEFAULT_TAXONOMY
 from ._surveys import Survey, surface_brightness_limit
@@ -17,10 +19,13 @@ __all__ = [
     "TIDAL_KINDS",
     "TRUTH_BOX",
     "TRUTH_NSIGMA",
-    "detectable",
+    "VISIBLE_NSIGMA",
+    "VISIBLE_SMOOTHING",
     "truth_limit",
     "truth_limit_flux",
     "truth_mask",
+    "visible",
+    "visible_limit_flux",
     "visible_scale",
 ]
 
@@ -30,6 +35,10 @@ TIDAL_KINDS = ("tidal_stream", "shell", "tidal_tail")
 TRUTH_BOX = 5.0
 #: Detection threshold of the truth limit, in σ of the box-averaged noise.
 TRUTH_NSIGMA = 3.0
+#: Gaussian σ (arcsec) of the smoothing under which an expert judges faint light.
+VISIBLE_SMOOTHING = 1.0
+#: Light is visible where, so smoothed, it reaches this many σ of the smoothed sky noise.
+VISIBLE_NSIGMA = 3.0
 #: A tidal feature shows where it is at least this fraction of the host's light.
 HOST_CONTRAST = 0.1
 #: A bar pixel has at least this fraction of the disc light: the bar is a
@@ -72,18 +81,38 @@ def truth_limit_flux(survey: Survey) -> float:
     return survey.sb_to_flux(truth_limit(survey), survey.reference_band)
 
 
-def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
-    """Pixels where the survey's depth rule detects ``light``: its box average reaches the limit.
+def visible_limit_flux(survey: Survey) -> float:
+    """The least smoothed pixel value that :func:`visible` accepts, in the reference band.
 
-    The truth limit is defined for light averaged over a :data:`TRUTH_BOX` ×
-    :data:`TRUTH_BOX` arcsec box, but the truth rule tests single pixels
-    against it. A feature as wide as the box is detectable wherever it has
-    truth; a narrower one has truth pixels whose box average stays below the
-    limit: light that no smoothing at that scale reveals, and that shows only
-    when summed along the feature's length (a box of the same area laid along
-    a long, narrow stream detects it wherever its pixels pass the limit). The
-    share of a truth mask that is detectable tells how much of it a square
-    box supports.
+    White noise of per-pixel σ, smoothed by a Gaussian of σ_s pixels, has the
+    noise σ / (2 √π σ_s); the limit is :data:`VISIBLE_NSIGMA` times that, with
+    σ_s = :data:`VISIBLE_SMOOTHING` / pixel scale.
+
+    Examples
+    --------
+    One arcsec is 3.8 ``legacy`` pixels, so the limit is 3 / (2 √π × 3.8) of
+    one pixel's noise:
+
+    >>> from galseg.simulate import SURVEYS
+    >>> legacy = SURVEYS["legacy"]
+    >>> round(float(visible_limit_flux(legacy) / legacy.noise_sigma("r")), 3)
+    0.222
+    """
+    sigma_pixels = VISIBLE_SMOOTHING / survey.pixel_scale
+    smoothed_noise = survey.noise_sigma(survey.reference_band) / (2 * np.sqrt(np.pi) * sigma_pixels)
+    return float(VISIBLE_NSIGMA * smoothed_noise)
+
+
+def visible(light: np.ndarray, survey: Survey) -> np.ndarray:
+    """Pixels where ``light`` shows to an expert: smoothed, it stands out of the smoothed sky.
+
+    Experts judge low-surface-brightness light smoothed (DS9's Smooth, binned
+    views), so a pixel counts as visible where ``light`` convolved with a
+    Gaussian of σ = :data:`VISIBLE_SMOOTHING` arcsec reaches
+    :data:`VISIBLE_NSIGMA` σ of the sky noise smoothed alike
+    (:func:`visible_limit_flux`). A broad plume is visible down to about
+    27.9 mag/arcsec² in ``legacy``; a narrow stream needs brighter pixels, as
+    its light is spread over the kernel.
 
     Parameters
     ----------
@@ -91,36 +120,40 @@ def detectable(light: np.ndarray, survey: Survey) -> np.ndarray:
         Noiseless pixel values in the survey's reference band (e.g. one
         component of :attr:`SimulatedGalaxy.components`).
     survey : Survey
-        The survey whose depth and pixel scale set the box and the limit.
+        The survey whose noise and pixel scale set the kernel and the limit.
 
     Returns
     -------
     ndarray of bool
-        True where the mean of ``light`` over the box centred on the pixel
-        (zero beyond the edges) is brighter than :func:`truth_limit`.
+        True where the smoothed light (zero beyond the edges) reaches the limit.
 
     Examples
     --------
-    A stream one pixel wide at 27 mag/arcsec², a magnitude above the
-    ``legacy`` truth limit, has truth but is not detectable; a band as wide as
-    the box (19 pixels) at the same brightness is:
+    A stream one pixel wide at 26 mag/arcsec² is below the ``legacy`` sky's
+    1σ per pixel and does not show; ten pixels wide at the same brightness,
+    it does:
 
     >>> from galseg.simulate import SURVEYS
     >>> legacy = SURVEYS["legacy"]
     >>> light = np.zeros((41, 41))
-    >>> light[20, :] = legacy.sb_to_flux(27.0, "r")
-    >>> bool(detectable(light, legacy)[20, 20])
+    >>> light[20, :] = legacy.sb_to_flux(26.0, "r")
+    >>> bool(visible(light, legacy)[20, 20])
     False
-    >>> light[11:30, :] = legacy.sb_to_flux(27.0, "r")
-    >>> bool(detectable(light, legacy)[20, 20])
+    >>> light[15:25, :] = legacy.sb_to_flux(26.0, "r")
+    >>> bool(visible(light, legacy)[20, 20])
     True
     """
-    side = round(TRUTH_BOX / survey.pixel_scale)
-    boxed = uniform_filter(np.asarray(light, dtype=float), side, mode="constant")
-    return boxed > truth_limit_flux(survey)
+    sigma_pixels = VISIBLE_SMOOTHING / survey.pixel_scale
+    smoothed = gaussian_filter(np.asarray(light, dtype=float), sigma_pixels, mode="constant")
+    return smoothed >= visible_limit_flux(survey)
 
 
-def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarray:
+def truth_mask(
+    components: Mapping[str, np.ndarray],
+    survey: Survey,
+    *,
+    rule: Literal["visible", "deep"] = "visible",
+) -> np.ndarray:
     """Apply the truth rule to the reference-band images of a scene's components.
 
     Parameters
@@ -132,6 +165,10 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
         ``"contaminant"`` (as in :attr:`SimulatedGalaxy.components`).
     survey : Survey
         The survey whose depth sets the limits.
+    rule : {"visible", "deep"}
+        ``"visible"`` (what models are trained and judged on) keeps, of the
+        tidal features and the bar, only the pixels where the class's light
+        is :func:`visible`; ``"deep"`` keeps every pixel above the truth limit.
 
     Returns
     -------
@@ -147,9 +184,16 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
     >>> legacy = SURVEYS["legacy"]
     >>> empty = np.zeros((1, 3))
     >>> stream = legacy.sb_to_flux(np.array([[27.0, 28.0, 29.0]]), "r")
-    >>> truth_mask({"bulge": empty, "disc": empty, "tidal_stream": stream}, legacy)
+    >>> truth_mask({"bulge": empty, "disc": empty, "tidal_stream": stream}, legacy, rule="deep")
     array([[1, 1, 0]], dtype=uint8)
+
+    So faint and narrow, it is not visible:
+
+    >>> truth_mask({"bulge": empty, "disc": empty, "tidal_stream": stream}, legacy)
+    array([[0, 0, 0]], dtype=uint8)
     """
+    if rule not in ("visible", "deep"):
+        raise ValueError(f"rule must be 'visible' or 'deep', got {rule!r}")
     ref = survey.reference_band
     limit = truth_limit_flux(survey)
     zero = np.zeros_like(components["disc"])
@@ -163,6 +207,10 @@ def truth_mask(components: Mapping[str, np.ndarray], survey: Survey) -> np.ndarr
     for kind in TIDAL_KINDS:
         feature = components.get(kind, zero)
         selected[kind] = (feature > limit) & (feature >= HOST_CONTRAST * (galaxy + bar))
+    if rule == "visible":
+        for kind in (*TIDAL_KINDS, "bar"):
+            if selected[kind].any():
+                selected[kind] &= visible(components.get(kind, zero), survey)
     truth = np.zeros(zero.shape, dtype=np.uint8)
     for kind in PRIORITY:
         truth[selected[kind]] = DEFAULT_TAXONOMY[kind].value
