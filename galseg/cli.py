@@ -304,12 +304,14 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     parts = bench.add_subparsers(title="benchmarks", metavar="BENCHMARK")
     completion = parts.add_parser(
         "completion",
-        help="galseg vs the strokes alone and random_walker on held-out simulated cutouts",
-        description="Play a simulated expert's strokes on held-out simulated cutouts (each "
-        "feature class forced) and print, on the same strokes, the mean IoU after 1, 2, 3 and "
-        "5 strokes and NoC@80 of galseg, the strokes alone and scikit-image's random_walker; "
-        "automatic-mode IoU; set_image and complete latency next to Segment Anything ViT-B "
-        "(random weights); and the targets of issue 5.",
+        help="galseg vs the strokes alone and random_walker on two families of held-out cases",
+        description="Play a simulated expert's strokes (lines, dabs, clicks) on held-out cases "
+        "of two families, galseg's own simulator and an independent generator, and print, on "
+        "the same strokes, the mean IoU after 1, 2, 3 and 5 strokes and NoC@80 of galseg, the "
+        "strokes alone and scikit-image's random_walker against the visible truth; automatic "
+        "mode's IoU and false positives; locality of completions on real images; set_image and "
+        "complete latency next to Segment Anything ViT-B (random weights); and the targets, "
+        "with whether each holds.",
     )
     completion.add_argument(
         "--checkpoint", type=Path, help="galseg checkpoint (default: the shipped one)"
@@ -319,6 +321,27 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     completion.add_argument(
         "--seed", type=int, default=None, help="first simulator seed (default: the held-out start)"
+    )
+    completion.add_argument(
+        "--independent-seed", type=int, default=0, help="the independent family's seed (default 0)"
+    )
+    completion.add_argument(
+        "--families",
+        type=_names("own", "independent"),
+        default=("own", "independent"),
+        help="comma-separated case families (default own,independent)",
+    )
+    completion.add_argument(
+        "--styles",
+        type=_names("line", "dabs", "clicks"),
+        default=("line", "dabs", "clicks"),
+        help="comma-separated stroke styles (default line,dabs,clicks)",
+    )
+    completion.add_argument(
+        "--locality",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stroke sky, bright sources and diffuse light on real images (default on)",
     )
     completion.add_argument(
         "--size", type=_positive_int, default=256, help="cutout side in pixels (default 256)"
@@ -361,6 +384,21 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
     return value
+
+
+def _names(*allowed: str):
+    """An argparse type: a comma-separated, non-empty selection of ``allowed``."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in text.split(",") if name.strip())
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: choose among {', '.join(allowed)} (comma-separated)"
+            )
+        return names
+
+    return parse
 
 
 # ------------------------------------------------------------------- commands
@@ -540,17 +578,23 @@ def _finetune(args: argparse.Namespace) -> int:
 def _bench_completion(args: argparse.Namespace) -> int:
     model = _model()
     seed = model.HELD_OUT_SEEDS if args.seed is None else args.seed
+    from galseg.model._bench import report
+
     result = model.benchmark_completion(
         args.checkpoint,
         n=args.n,
         seed=seed,
+        independent_seed=args.independent_seed,
+        families=args.families,
+        styles=args.styles,
         size=args.size,
         driver=args.driver,
+        locality=args.locality,
         sam=args.sam,
         device=args.device,
         progress=True,
     )
-    print(result.report())
+    print(report(result))
     if args.record:
         path = Path(result.settings["checkpoint"])
         recorded = dict(model.read_checkpoint(path).card.get("benchmark", {}))

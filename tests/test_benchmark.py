@@ -19,20 +19,25 @@ from galseg import GalsegError
 from galseg.cli import main
 from galseg.model import (
     HELD_OUT_SEEDS,
+    STROKE_STYLES,
     CompletionBenchmark,
     benchmark_completion,
     card_path,
     iou,
     load_assistant,
     read_checkpoint,
+    stroke,
     train_encoder,
     train_head,
 )
-from galseg.model._benchmark import (
+from galseg.model._bench import (
     AFTER,
     METHODS,
-    benchmark_cases,
+    PLACES,
+    family_cases,
+    featureless_cutouts,
     random_walker_completer,
+    report,
     walker_image,
 )
 from galseg.model._evaluate import galseg_completer, run_episode, strokes_alone
@@ -40,6 +45,7 @@ from galseg.simulate import FEATURE_KINDS
 
 TINY = {"n": 6, "size": 64, "batch": 2, "device": "cpu"}
 REPO = Path(__file__).resolve().parents[1]
+STYLES = ("line", "clicks")
 
 
 @pytest.fixture(scope="module")
@@ -53,57 +59,86 @@ def checkpoint_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def result(checkpoint_path) -> CompletionBenchmark:
     return benchmark_completion(
-        checkpoint_path, n=1, size=64, max_strokes=5, sam=False, device="cpu"
+        checkpoint_path,
+        n=1,
+        size=64,
+        max_strokes=5,
+        families=("own",),
+        styles=STYLES,
+        featureless=2,
+        sam=False,
+        device="cpu",
     )
 
 
-def test_the_table_has_every_class_method_and_column(result):
+def test_the_table_has_every_style_class_method_and_column(result):
     table = result.table()
-    assert list(table) == [*FEATURE_KINDS, "all"]
+    assert list(table) == ["own"] and list(table["own"]) == list(STYLES)
     columns = [f"IoU@{k}" for k in AFTER] + ["NoC@80", "failed"]
-    for rows in table.values():
-        assert list(rows) == [*METHODS, "automatic", "detectable truth", "faint fringe"]
-        for method in METHODS:
-            assert list(rows[method]) == columns
-            assert all(0.0 <= rows[method][f"IoU@{k}"] <= 1.0 for k in AFTER)
-            assert 1.0 <= rows[method]["NoC@80"] <= 5.0
-            assert rows[method]["failed"] in range(len(result.episodes) + 1)
-        assert 0.0 <= rows["automatic"]["IoU"] <= 1.0
-        assert 0.0 <= rows["detectable truth"]["IoU"] <= 1.0
-        assert list(rows["faint fringe"]) == ["share", "recall", "recall of the rest"]
-        assert 0.0 <= rows["faint fringe"]["share"] <= 1.0
+    for rows in table["own"].values():
+        assert list(rows) == [*FEATURE_KINDS, "all"]
+        for row in rows.values():
+            assert list(row) == [*METHODS, "deep truth"]
+            for method in METHODS:
+                assert list(row[method]) == columns
+                assert all(0.0 <= row[method][f"IoU@{k}"] <= 1.0 for k in AFTER)
+                assert 1.0 <= row[method]["NoC@80"] <= 5.0
+            assert 0.0 <= row["deep truth"]["IoU@3"] <= 1.0
 
 
-def test_every_cutout_is_held_out_and_has_its_class(result):
-    assert [e.kind for e in result.episodes] == list(FEATURE_KINDS)
-    assert all(e.seed >= HELD_OUT_SEEDS for e in result.episodes)
+def test_every_class_is_played_in_every_style_on_the_same_cases(result):
+    assert [(e.style, e.kind) for e in result.episodes] == [
+        (style, kind) for kind in FEATURE_KINDS for style in STYLES
+    ]
     for e in result.episodes:  # max_strokes 5: every method runs on every stroke
         assert all(len(ious) == len(e.signs) for ious in e.ious.values())
+        assert 0.0 <= e.locality <= 1.0
 
 
-def test_the_report_prints_scores_latency_and_targets(result):
-    report = result.report()
-    for text in (
-        "strokes alone",
+def test_automatic_mode_is_scored_on_cases_and_featureless_cutouts(result):
+    row = result.automatic_table()["own"]
+    assert set(row) == {*FEATURE_KINDS, "all", "false positives"}
+    assert row["false positives"] in (0.0, 0.5, 1.0)
+    assert sum(a.kind is None for a in result.automatic) == 2
+
+
+def test_locality_is_measured_on_every_place_of_the_real_images(result):
+    table = result.locality_table()
+    assert set(table) == {"episodes", *PLACES}
+    for place in PLACES:
+        assert table[place]["strokes"] >= 4 * 4  # 4 strokes, 4 classes, per image
+        assert 0.0 <= table[place]["network"] <= table[place]["shown"] <= 1.0
+    # the completion shown keeps only what grows from the stroke, at its threshold
+    assert all(p.shown_locality == 1.0 for p in result.probes)
+
+
+def test_the_report_prints_scores_locality_latency_and_targets(result):
+    text = report(result)
+    for expected in (
+        "own family",
+        "strokes: clicks",
         "random_walker",
         "NoC@80",
+        "deep truth (reported, not a target)",
         "automatic mode",
-        "detectable truth",
-        "faint fringe (truth light < 1.5x the truth limit)",
+        "featureless cutouts with tidal/bar pixels",
+        "real images, strokes on sky",
         "galseg complete (64x64)",
         "SAM ViT-B not timed",
-        "targets (issue 5)",
+        "[FAIL]",
     ):
-        assert text in report
-    holds = [target.holds for target in result.targets()]
-    assert len(holds) == 5 and holds[3:] == [None, None]
+        assert expected in text, expected
+    names = [t.name for t in result.targets()]
+    assert "own, lines: mean IoU after 3 strokes >= 0.85" in names
+    assert "a stroke on sky: median completion <= 2x the stroke" in names
+    assert [t.holds for t in result.targets()][-2:] == [None, None]  # SAM not timed
     assert result.complete.p50 > 0 and result.set_image.p50 > 0
 
 
 @pytest.fixture(scope="module")
 def episode(checkpoint_path):
     """One episode of a shell with every method's inputs recorded."""
-    case = benchmark_cases(1, size=64)[1]
+    case = family_cases("own", 1, seed=HELD_OUT_SEEDS, size=64)[1]
     assistant = load_assistant(checkpoint_path, device="cpu")
     assistant.set_image(case.cutout)
     methods = {
@@ -143,37 +178,45 @@ def test_strokes_alone_scores_the_stroke_pixels(episode):
     assert ious["strokes alone"] == pytest.approx(expected)
 
 
-def test_the_detectable_share_of_the_truth_grows_with_the_feature_brightness():
-    cases = benchmark_cases(4)
-    assert all(case.detectable == 1.0 for case in cases if case.kind == "bar")
-    for kind in ("tidal_stream", "shell", "tidal_tail"):
-        ranked = sorted((c for c in cases if c.kind == kind), key=lambda c: c.feature_sb)
-        assert ranked[0].detectable > ranked[-1].detectable, kind
-        assert all(0.0 <= c.detectable <= 1.0 for c in ranked)
+@pytest.mark.parametrize("style", STROKE_STYLES)
+def test_each_style_paints_on_the_target_and_every_stroke_adds(style):
+    target = np.zeros((64, 64), bool)
+    target[20:44, 4:60] = True
+    rng = np.random.default_rng(0)
+    ious, signs = run_episode(
+        target, {"strokes": strokes_alone}, rng, driver="strokes", max_strokes=5, style=style
+    )
+    assert all(signs) and len(ious["strokes"]) == 5
+    assert all(0.0 < value < 1.0 for value in ious["strokes"])
+    assert np.all(np.diff(ious["strokes"]) > 0)
 
 
-def test_the_faint_fringe_is_the_truth_just_above_the_truth_limit():
-    cases = benchmark_cases(4)
-    for case in cases:
-        assert not (case.faint & ~case.target).any()
-    for kind in ("tidal_stream", "shell", "tidal_tail"):
-        ranked = sorted((c for c in cases if c.kind == kind), key=lambda c: c.feature_sb)
-        share = [np.count_nonzero(c.faint) / np.count_nonzero(c.target) for c in ranked]
-        assert share[0] < share[-1], kind  # the brightest feature has the least fringe
-        assert 0.0 < share[0] < 1.0, kind  # and still some: its edges fade through the limit
+def test_clicks_paint_less_than_dabs_and_dabs_less_than_lines():
+    target = np.zeros((64, 64), bool)
+    target[20:44, 4:60] = True
+    painted = {
+        style: np.mean([stroke(target, np.random.default_rng(k), style).sum() for k in range(20)])
+        for style in STROKE_STYLES
+    }
+    assert painted["clicks"] < painted["dabs"] < painted["line"]
 
 
-def test_the_fringe_counts_are_galseg_s_mask_after_3_strokes(result):
-    for e in result.episodes:
-        assert 0 <= e.faint[1] <= e.faint[0] and 0 <= e.brighter[1] <= e.brighter[0]
-    fringe = result.faint_fringe()
-    faint, found = (sum(e.faint[i] for e in result.episodes) for i in (0, 1))
-    assert fringe["recall"] == pytest.approx(found / faint)
+def test_own_cases_score_the_visible_truth_inside_the_deep_truth():
+    for case in family_cases("own", 2, seed=HELD_OUT_SEEDS, size=128):
+        assert case.family == "own" and case.target.sum() >= 50
+        assert not (case.target & ~case.deep).any()
 
 
-def test_cases_refuse_training_seeds():
+def test_featureless_cutouts_have_no_feature():
+    cutouts = featureless_cutouts("own", 2, seed=HELD_OUT_SEEDS, size=64)
+    assert len(cutouts) == 2 and all(c.image_shape == (64, 64) for c in cutouts)
+
+
+def test_cases_refuse_training_seeds_and_unknown_families():
     with pytest.raises(GalsegError, match="held out"):
-        benchmark_cases(1, seed=0, size=64)
+        family_cases("own", 1, seed=0, size=64)
+    with pytest.raises(GalsegError, match="unknown case family"):
+        family_cases("mine", 1, seed=HELD_OUT_SEEDS, size=64)
 
 
 def test_sam_missing_fails_before_the_run(monkeypatch, checkpoint_path):
@@ -194,8 +237,9 @@ def test_cli_records_each_driver_in_the_model_card(tmp_path, checkpoint_path, ca
     shutil.copy(checkpoint_path, path)
     shutil.copy(card_path(checkpoint_path), card_path(path))
     common = ["bench", "completion", "--checkpoint", str(path), "--n", "1", "--size", "64"]
+    common += ["--families", "own", "--styles", "line", "--no-locality", "--no-sam"]
     for driver in ("galseg", "random_walker"):
-        args = [*common, "--no-sam", "--driver", driver, "--record"]
+        args = [*common, "--driver", driver, "--record"]
         assert main(args) == 0
         assert f"benchmark.{driver}" in capsys.readouterr().out
     checkpoint = read_checkpoint(path)
@@ -204,7 +248,7 @@ def test_cli_records_each_driver_in_the_model_card(tmp_path, checkpoint_path, ca
     assert set(recorded) == {"galseg", "random_walker"}
     assert recorded["random_walker"]["settings"]["driver"] == "random_walker"
     assert recorded["galseg"]["command"].endswith("--driver galseg --record")
-    all_rows = recorded["galseg"]["table"]["all"]
+    all_rows = recorded["galseg"]["table"]["own"]["line"]["all"]
     assert 0.0 <= all_rows["galseg"]["IoU@3"] <= 1.0
     assert [t["holds"] for t in recorded["galseg"]["targets"]][-1] is None  # SAM not timed
 
@@ -215,4 +259,11 @@ def test_the_script_is_the_cli_command():
         [sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 0, result.stderr
-    assert "--checkpoint" in result.stdout and "--no-sam" in result.stdout
+    for option in ("--checkpoint", "--no-sam", "--families", "--styles"):
+        assert option in result.stdout
+
+
+def test_cli_refuses_an_unknown_style_in_one_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "completion", "--styles", "line,swirl"])
+    assert "choose among line, dabs, clicks" in capsys.readouterr().err

@@ -10,7 +10,7 @@ stroke (:meth:`Assistant.complete`), or every class without strokes
 (:meth:`Assistant.segment`). :func:`train_head` trains the head on simulated
 interactive episodes, :func:`finetune` retrains it on a mask store and
 :func:`benchmark_completion` measures it against the strokes alone and a random
-walker (``galseg bench completion``).
+walker on two families of held-out cases (``galseg bench completion``).
 
 This package needs the optional dependencies (``pip install "galseg[model]"``:
 torch, timm, safetensors, scikit-image); ``import galseg`` never imports it.
@@ -26,7 +26,7 @@ Examples
 """
 
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, Segmentation, load_assistant
-from ._benchmark import CompletionBenchmark, benchmark_completion
+from ._bench import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
 from ._checkpoint import (
     Checkpoint,
@@ -44,7 +44,7 @@ from ._network import ModelConfig, Network, build_network
 from ._preprocess import Preprocessing, model_input
 from ._pretrain import QUESTIONS, Question, train_encoder
 from ._sam import SamAssistant, load_sam
-from ._strokes import negative_stroke, next_stroke, scribble
+from ._strokes import STROKE_STYLES, negative_stroke, next_stroke, scribble, stroke
 from ._train import FinetuneReport, finetune, held_back, train_head
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "HELD_OUT_SEEDS",
     "QUESTIONS",
     "SHIPPED_CHECKPOINT",
+    "STROKE_STYLES",
     "Assistant",
     "Checkpoint",
     "Completion",
@@ -84,6 +85,7 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "scribble",
+    "stroke",
     "train_encoder",
     "train_head",
 ]

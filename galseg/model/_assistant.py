@@ -36,7 +36,8 @@ _TRAIN_COMMANDS = (
 
 
 LOCAL_FLOOR = 0.05
-"""Probability down to which a completion's pieces are traced back to the strokes."""
+"""Probability down to which a completion's pieces are traced back to the strokes
+(the lowest threshold the annotator's slider offers)."""
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -65,11 +66,17 @@ class Completion:
     mask : ndarray of bool, shape (y, x)
         Where ``probability`` is at least the assistant's threshold.
     probability : ndarray of float32, shape (y, x)
-        The network's probability that each pixel belongs to the class.
+        The network's probability that each pixel belongs to the class (zero
+        where the locality rule of :meth:`Assistant.complete` dropped it).
+    locality : float
+        The share of the network's own mask (its probability at the
+        threshold, before the locality rule) in pieces that grow from the
+        strokes: 1 when the network itself kept to them.
     """
 
     mask: np.ndarray
     probability: np.ndarray
+    locality: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -221,11 +228,12 @@ class Assistant:
             The last completion of this class (its probability or mask), so
             that a further stroke refines it.
         local : bool
-            Keep only what grows from the strokes: the pieces of the
-            probability map above :data:`LOCAL_FLOOR` that touch a positive
-            stroke or the previous completion (above the threshold); the
-            probability is zero elsewhere, so no threshold brings back light
-            far from the strokes. ``False`` gives the network's raw answer.
+            Keep only what grows from the strokes: the mask's pieces that
+            touch a positive stroke or the previous completion (above the
+            threshold). The probability is zero outside the pieces of the
+            map above :data:`LOCAL_FLOOR` that touch them, and on the mask's
+            dropped pieces, so a lower threshold brings back no light far
+            from the strokes. ``False`` gives the network's raw answer.
 
         Returns
         -------
@@ -246,10 +254,14 @@ class Assistant:
             previous = _probability(previous, shape)
         prompts = input_prompts(positive, negative, previous, encoded.geometry, self.config.reach)
         probability = self._probabilities(encoded, prompts[None], [index])[0]
+        above = probability >= self.threshold
+        seeds = positive if previous is None else positive | (previous >= self.threshold)
+        grown = connected_to(above, seeds)
+        raw = np.count_nonzero(above)
+        locality = np.count_nonzero(grown) / raw if raw else 1.0
         if local:
-            seeds = positive if previous is None else positive | (previous >= self.threshold)
-            probability[~connected_to(probability >= LOCAL_FLOOR, seeds)] = 0.0
-        return Completion(mask=probability >= self.threshold, probability=probability)
+            probability[~connected_to(probability >= LOCAL_FLOOR, seeds) | (above & ~grown)] = 0.0
+        return Completion(probability >= self.threshold, probability, float(locality))
 
     def segment(self, cutout: Cutout) -> np.ndarray:
         """Segment every class without strokes (automatic mode).

@@ -1,11 +1,11 @@
 """The simulated expert's protocol: stroke after stroke, each into the largest error.
 
-Shared by the completion benchmark (:mod:`galseg.model._benchmark`, several
+Shared by the completion benchmark (:mod:`galseg.model._bench`, several
 methods on the same strokes) and fine-tuning's held-back score
-(:func:`interactive_score`, galseg alone). Stroke 1 is a
-:func:`~galseg.model.scribble` along the feature; each next stroke goes into
-the largest error of the driving method's completion
-(:func:`~galseg.model.next_stroke`).
+(:func:`interactive_score`, galseg alone). Stroke 1 lies on the feature, in
+one of the :data:`~galseg.model.STROKE_STYLES` (a line along it by default);
+each next stroke, of the same style, goes into the largest error of the
+driving method's completion (:func:`~galseg.model.next_stroke`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from ..cutout import Cutout
 from ..errors import GalsegError
 from ._assistant import Assistant
-from ._strokes import next_stroke, scribble
+from ._strokes import next_stroke, stroke
 
 __all__ = [
     "GOOD_IOU",
@@ -63,7 +63,10 @@ def strokes_alone(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
 
 
 def galseg_completer(
-    assistant: Assistant, label: int | str, times: list[float] | None = None
+    assistant: Assistant,
+    label: int | str,
+    times: list[float] | None = None,
+    localities: list[float] | None = None,
 ) -> Completer:
     """Complete with ``assistant`` on its current image, feeding each completion back.
 
@@ -75,6 +78,8 @@ def galseg_completer(
         The class completed.
     times : list of float, optional
         Where to append the seconds each :meth:`Assistant.complete` takes.
+    localities : list of float, optional
+        Where to append each completion's :attr:`Completion.locality`.
     """
     previous: np.ndarray | None = None
 
@@ -84,6 +89,8 @@ def galseg_completer(
         completion = assistant.complete(positive, negative, label, previous)
         if times is not None:
             times.append(time.perf_counter() - start)
+        if localities is not None:
+            localities.append(completion.locality)
         previous = completion.probability
         return completion.mask
 
@@ -98,13 +105,14 @@ def run_episode(
     driver: str = "galseg",
     max_strokes: int = 10,
     always: int = 5,
+    style: str = "line",
 ) -> tuple[dict[str, list[float]], list[bool]]:
     """Play one simulated expert's strokes and score every method on each.
 
-    Stroke 1 is a :func:`~galseg.model.scribble` along ``target``; each next
-    stroke goes into the largest error of the ``driver``'s completion. Every
-    completer gets the same cumulative ``(positive, negative)`` masks (fresh
-    arrays at each stroke).
+    Stroke 1 is a :func:`~galseg.model.stroke` of ``style`` on ``target``;
+    each next stroke goes into the largest error of the ``driver``'s
+    completion. Every completer gets the same cumulative
+    ``(positive, negative)`` masks (fresh arrays at each stroke).
 
     Parameters
     ----------
@@ -121,6 +129,8 @@ def run_episode(
     always : int
         Every method runs on strokes 1 to ``always``; later, only until its
         IoU reaches :data:`GOOD_IOU` (the driver runs on every stroke).
+    style : str
+        How the expert paints: one of :data:`~galseg.model.STROKE_STYLES`.
 
     Returns
     -------
@@ -140,7 +150,7 @@ def run_episode(
     if driver not in completers:
         raise GalsegError(f"the driver {driver!r} is not one of the methods {list(completers)}")
     target = np.asarray(target, dtype=bool)
-    positive, negative = scribble(target, rng), np.zeros(target.shape, dtype=bool)
+    positive, negative = stroke(target, rng, style), np.zeros(target.shape, dtype=bool)
     ious: dict[str, list[float]] = {name: [] for name in completers}
     signs = [True]
     while True:
@@ -152,13 +162,13 @@ def run_episode(
         done = len(signs) >= always and all(_reached(v) for v in ious.values())
         if done or len(signs) >= max_strokes:
             break
-        stroke, is_positive = next_stroke(target, masks[driver], rng)
-        if not stroke.any():  # the driver is exact: nothing left to correct
+        more, is_positive = next_stroke(target, masks[driver], rng, style=style)
+        if not more.any():  # the driver is exact: nothing left to correct
             break
         if is_positive:
-            positive = positive | stroke
+            positive = positive | more
         else:
-            negative = negative | stroke
+            negative = negative | more
         signs.append(is_positive)
     return ious, signs
 
