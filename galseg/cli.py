@@ -252,6 +252,22 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     _add_run_options(head, n=1500, size=256, steps=2400, batch=8, lr=1e-3, seed=500_000)
     head.set_defaults(run=_train_head)
 
+    automatic = parts.add_parser(
+        "automatic",
+        help="calibrate automatic mode's per-class thresholds",
+        description="Choose automatic mode's per-class thresholds and least piece size on "
+        "simulated cutouts never trained on (half of them featureless, so that few come back "
+        "with a feature), and record them in the checkpoint's model card (the weights are "
+        "untouched).",
+    )
+    automatic.add_argument("--checkpoint", required=True, type=Path, help="checkpoint to calibrate")
+    automatic.add_argument(
+        "--n", type=_positive_int, default=96, help="cutouts with features, as many without (96)"
+    )
+    automatic.add_argument("--seed", type=int, default=900_000, help="first seed (900000)")
+    automatic.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    automatic.set_defaults(run=_train_automatic)
+
     finetune = sub.add_parser(
         "finetune",
         help="retrain a checkpoint on the masks in a store",
@@ -553,6 +569,25 @@ def _train_head(args: argparse.Namespace) -> int:
         args.out, args.encoder, rounds=args.rounds, **_run_options(args, "n", "size")
     )
     print(_describe_training(report))
+    return 0
+
+
+def _train_automatic(args: argparse.Namespace) -> int:
+    calibration = _model().calibrate_automatic(
+        args.checkpoint,
+        n=args.n,
+        seed=args.seed,
+        device=args.device,
+        record={"command": args.command_line},
+        progress=True,
+    )
+    rule = calibration.rule
+    for kind, threshold in rule.thresholds.items():
+        print(f"{kind:<14} threshold {threshold:.2f}  IoU {calibration.iou[kind]:.3f}")
+    print(
+        f"least piece {rule.min_pixels} pixels; featureless cutouts with a feature "
+        f"{100 * calibration.false_positives:.1f}%; recorded in {_model().card_path(args.checkpoint)}"
+    )
     return 0
 
 

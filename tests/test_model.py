@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -22,12 +23,15 @@ from galseg import Cutout, GalsegError, MaskStore
 from galseg.cli import main
 import galseg.model as gm
 from galseg.model import (
+    AutomaticRule,
     FeatureCache,
     ModelConfig,
     Preprocessing,
     _assistant,
     _train,
     build_network,
+    calibrate_automatic,
+    card_path,
     finetune,
     held_back,
     load_assistant,
@@ -42,6 +46,8 @@ from galseg.model import (
     train_encoder,
     train_head,
 )
+from galseg.model._assistant import LOCAL_FLOOR, connected_to
+from galseg.model._calibrate import THRESHOLDS
 from galseg.simulate import simulate_galaxy
 from galseg.stretch import normalize
 
@@ -132,6 +138,38 @@ def test_completion_is_class_aware(assistant, sim):
     stream = assistant.complete(positive, negative, "tidal_stream").probability
     bar = assistant.complete(positive, negative, "bar").probability
     assert np.abs(stream - bar).max() > 1e-3
+
+
+def test_a_completion_keeps_only_what_grows_from_the_strokes(assistant, sim):
+    assistant.set_image(sim.cutout)
+    positive, empty = stroke_of(sim.truth, 1), np.zeros((64, 64), bool)
+    raw = assistant.complete(positive, empty, 1, local=False)
+    shown = assistant.complete(positive, empty, 1)
+    assert not (shown.mask & ~raw.mask).any()
+    np.testing.assert_array_equal(shown.mask, connected_to(raw.mask, positive))
+    assert shown.locality == pytest.approx(shown.mask.sum() / max(raw.mask.sum(), 1))
+    # no threshold brings back light far from the strokes
+    far = ~connected_to(shown.probability >= LOCAL_FLOOR, positive)
+    assert not shown.probability[far].any()
+    # a kept previous completion seeds its own pieces
+    again = assistant.complete(empty, empty, 1, previous=shown.mask)
+    assert not (again.mask & ~connected_to(again.mask, shown.mask)).any()
+
+
+def test_calibrated_automatic_thresholds_are_recorded_and_used(tmp_path, checkpoint_path, sim):
+    path = tmp_path / checkpoint_path.name
+    shutil.copy(checkpoint_path, path)
+    shutil.copy(card_path(checkpoint_path), card_path(path))
+    calibration = calibrate_automatic(path, n=2, size=64, device="cpu", record={"command": "x"})
+    entry = read_checkpoint(path).card["automatic"]
+    assert entry["thresholds"] == calibration.rule.thresholds
+    assert entry["calibration"]["command"] == "x" and entry["calibration"]["featureless"] == 2
+    assert all(t in THRESHOLDS for t in calibration.rule.thresholds.values())
+    assert read_checkpoint(path).identity == read_checkpoint(checkpoint_path).identity
+    assert load_assistant(path, device="cpu").automatic == calibration.rule
+    strict = load_assistant(path, device="cpu")
+    strict.automatic = AutomaticRule(default=1.0)  # nothing reaches it
+    assert not strict.segment(sim.cutout).any()
 
 
 def test_segment_labels_every_pixel_with_a_taxonomy_value(assistant, sim):

@@ -27,7 +27,9 @@ Examples
 
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, Segmentation, load_assistant
 from ._bench import CompletionBenchmark, benchmark_completion
+from ._automatic import AutomaticRule
 from ._cache import FeatureCache
+from ._calibrate import Calibration, calibrate_automatic
 from ._checkpoint import (
     Checkpoint,
     card_path,
@@ -54,6 +56,8 @@ __all__ = [
     "SHIPPED_CHECKPOINT",
     "STROKE_STYLES",
     "Assistant",
+    "AutomaticRule",
+    "Calibration",
     "Checkpoint",
     "Completion",
     "CompletionBenchmark",
@@ -69,6 +73,7 @@ __all__ = [
     "TrainReport",
     "benchmark_completion",
     "build_network",
+    "calibrate_automatic",
     "card_path",
     "finetune",
     "held_back",

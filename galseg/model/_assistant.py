@@ -14,6 +14,7 @@ import torch
 from ..cutout import Cutout
 from ..errors import GalsegError
 from ..taxonomy import Taxonomy
+from ._automatic import AutomaticRule
 from ._cache import FeatureCache
 from ._checkpoint import Checkpoint, read_checkpoint
 from ._device import resolve_device
@@ -94,11 +95,14 @@ class Segmentation:
     embedding : ndarray of float32, shape (channels,), or None
         The encoder's deepest features averaged over the cutout (the
         representation used for similarity search), when asked for.
+    probability : ndarray of float32, shape (class, y, x), or None
+        Each feature class's probability map, in the taxonomy's order.
     """
 
     labels: np.ndarray
     confidence: dict[str, float]
     embedding: np.ndarray | None = None
+    probability: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ class Assistant:
         Where encoded cutouts are kept; share one between assistants to share
         their features (entries are keyed by the checkpoint's identity too).
     threshold : float
-        Probability above which a pixel is in a completed mask.
+        Probability above which a pixel is in a completed mask (and, for a
+        checkpoint without a calibrated automatic rule, in automatic mode).
 
     Attributes
     ----------
@@ -136,6 +141,8 @@ class Assistant:
     device : torch.device
     cache : FeatureCache
     network : Network
+    automatic : AutomaticRule
+        Automatic mode's thresholds, from the model card when calibrated.
     """
 
     def __init__(
@@ -155,6 +162,7 @@ class Assistant:
         self.network = checkpoint.network(head=True).to(self.device).eval()
         self.cache = cache if cache is not None else FeatureCache()
         self.threshold = threshold
+        self.automatic = AutomaticRule.from_card(checkpoint.card, threshold)
         self._current: _Encoded | None = None
 
     def __repr__(self) -> str:
@@ -267,9 +275,9 @@ class Assistant:
         """Segment every class without strokes (automatic mode).
 
         The head runs once per feature class with empty prompts (one batch);
-        each pixel gets the class of highest probability where that
-        probability reaches the threshold, else 0. ``cutout`` becomes the
-        current image.
+        :attr:`automatic` turns the probabilities into labels (each pixel
+        the likeliest class that reaches its threshold, small pieces
+        dropped). ``cutout`` becomes the current image.
 
         Parameters
         ----------
@@ -351,15 +359,17 @@ class Assistant:
             )
             probability = torch.sigmoid(to_image(logits, geometry))[:, 0]
             embeddings = _pooled(features[-1], geometry) if embed else None
-        probability = probability.to("cpu", torch.float32).numpy().reshape(batch, n, -1)
+        probability = probability.to("cpu", torch.float32).numpy()
+        probability = probability.reshape(batch, n, *geometry.image_shape)
         values = np.array([c.value for c in classes], dtype=np.uint8)
+        names = [c.name for c in classes]
         results = []
         for b in range(batch):
             p = probability[b]
-            labels = np.where(p.max(axis=0) >= self.threshold, values[p.argmax(axis=0)], 0)
             results.append(
                 Segmentation(
-                    labels=labels.reshape(geometry.image_shape).astype(np.uint8),
+                    labels=self.automatic.labels(p, names, values),
+                    probability=p,
                     confidence={c.name: float(p[k].max()) for k, c in enumerate(classes)},
                     embedding=None if embeddings is None else embeddings[b],
                 )

@@ -12,7 +12,15 @@ from ..errors import GalsegError
 from ..simulate import FEATURE_KINDS, simulate_galaxy
 from ._preprocess import Preprocessing, model_input
 
-__all__ = ["HELD_OUT_SEEDS", "SURVEY_MIX", "Pool", "augment", "check_size", "simulate_pool"]
+__all__ = [
+    "HELD_OUT_SEEDS",
+    "SURVEY_MIX",
+    "Pool",
+    "augment",
+    "check_size",
+    "simulate_pool",
+    "some_features",
+]
 
 HELD_OUT_SEEDS = 1_000_000
 """Simulator seeds from this one on are never used for training: benchmarks use them."""
@@ -119,7 +127,7 @@ def simulate_pool(
     labels = []
     seeds = range(seed, seed + n)
     for i in track(range(n), n, "simulate", progress):
-        features = _some_features(seeds[i]) if some_feature else None
+        features = some_features(seeds[i]) if some_feature else None
         sim = simulate_galaxy(
             seeds[i], survey=SURVEY_MIX[seeds[i] % 3], size=size, features=features
         )
@@ -129,7 +137,15 @@ def simulate_pool(
     return Pool(images, truths, labels, seeds)
 
 
-def _some_features(seed: int) -> tuple[str, ...]:
+def some_features(seed: int) -> tuple[str, ...]:
+    """The feature kinds of a segmentation cutout: each with probability 1/2, at least one.
+
+    Examples
+    --------
+    >>> kinds = some_features(3)
+    >>> len(kinds) >= 1 and set(kinds) <= set(FEATURE_KINDS)
+    True
+    """
     rng = np.random.default_rng([seed, 7])
     chosen = tuple(kind for kind in FEATURE_KINDS if rng.random() < 0.5)
     return chosen or (FEATURE_KINDS[rng.integers(len(FEATURE_KINDS))],)
