@@ -32,7 +32,8 @@ GPU_BATCH = 16
 
 _TRAIN_COMMANDS = (
     "galseg train encoder --out encoder.safetensors && "
-    f"galseg train head --encoder encoder.safetensors --out {SHIPPED_CHECKPOINT}"
+    f"galseg train head --encoder encoder.safetensors --out {SHIPPED_CHECKPOINT} && "
+    f"galseg train automatic --checkpoint {SHIPPED_CHECKPOINT}"
 )
 
 
