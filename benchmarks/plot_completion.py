@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     table = card["benchmark"]["galseg"]["table"]
     families, styles = list(table), list(next(iter(table.values())))
     fig, axes = plt.subplots(
-        len(families), len(styles), figsize=(3.2 * len(styles), 2.8 * len(families)),
-        sharex=True, sharey=True, squeeze=False,
+        len(families),
+        len(styles),
+        figsize=(3.2 * len(styles), 2.8 * len(families)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
     )
     for row, family in enumerate(families):
         for col, style in enumerate(styles):
@@ -47,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             scores = table[family][style]["all"]
             for method, colour in COLOURS.items():
                 ks = [int(c.split("@")[1]) for c in scores[method] if c.startswith("IoU@")]
-                ax.plot(ks, [scores[method][f"IoU@{k}"] for k in ks], "o-", color=colour, label=method)
+                ax.plot(
+                    ks, [scores[method][f"IoU@{k}"] for k in ks], "o-", color=colour, label=method
+                )
             ax.axhline(0.8, color="k", lw=0.5, ls=":")
             ax.set_title(f"{family} cases, {style}", fontsize=9)
             ax.set_ylim(0, 1)

@@ -584,9 +584,10 @@ def _train_automatic(args: argparse.Namespace) -> int:
     rule = calibration.rule
     for kind, threshold in rule.thresholds.items():
         print(f"{kind:<14} threshold {threshold:.2f}  IoU {calibration.iou[kind]:.3f}")
+    share = 100 * calibration.false_positives
     print(
-        f"least piece {rule.min_pixels} pixels; featureless cutouts with a feature "
-        f"{100 * calibration.false_positives:.1f}%; recorded in {_model().card_path(args.checkpoint)}"
+        f"least piece {rule.min_pixels} pixels; featureless cutouts with a feature {share:.1f}%; "
+        f"recorded in {_model().card_path(args.checkpoint)}"
     )
     return 0
 

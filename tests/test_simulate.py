@@ -265,7 +265,9 @@ def test_visible_light_is_what_1_arcsec_smoothing_shows_at_3_sigma():
     line = np.zeros((60, 60))
     line[30] = sigma
     assert not visible(line, LEGACY).any()
-    assert truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY, rule="deep").any()
+    assert truth_mask(
+        {"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY, rule="deep"
+    ).any()
     assert not truth_mask({"bulge": 0 * line, "disc": 0 * line, "tidal_stream": line}, LEGACY).any()
 
 

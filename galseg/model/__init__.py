@@ -26,8 +26,8 @@ Examples
 """
 
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, Segmentation, load_assistant
-from ._bench import CompletionBenchmark, benchmark_completion
 from ._automatic import AutomaticRule
+from ._bench import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
 from ._calibrate import Calibration, calibrate_automatic
 from ._checkpoint import (

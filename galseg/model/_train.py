@@ -181,7 +181,7 @@ class EpisodePlan:
         config: ModelConfig,
         rng: np.random.Generator,
     ) -> torch.Tensor:
-        """Loss of a batch of episodes on images (B, C, Y, X) with truths (h, w) at their top left."""
+        """Loss of a batch of episodes on images (B, C, Y, X), truths (h, w) at their top left."""
         shape = truths[0].shape
         geometry = Geometry(shape, shape, tuple(images.shape[-2:]))
         episodes = [
@@ -205,9 +205,7 @@ class EpisodePlan:
                 probability = torch.sigmoid(run([f.detach() for f in features])).cpu().numpy()
             for episode, p in zip(episodes, probability, strict=True):
                 if not episode.automatic:
-                    more, positive = next_stroke(
-                        episode.target, p >= 0.5, rng, style=episode.style
-                    )
+                    more, positive = next_stroke(episode.target, p >= 0.5, rng, style=episode.style)
                     (episode.positive if positive else episode.negative)[more] = True
                     episode.previous = p
         targets = torch.from_numpy(np.stack([e.target for e in episodes])).to(images.device)

@@ -11,7 +11,12 @@ def report(result: CompletionBenchmark) -> str:
     """The whole report (what ``galseg bench completion`` prints)."""
     parts = [_header(result)]
     parts += [_scores(result, family) for family in result.families]
-    parts += [_automatic(result), _locality(result), _latency(result), targets_text(result.targets())]
+    parts += [
+        _automatic(result),
+        _locality(result),
+        _latency(result),
+        targets_text(result.targets()),
+    ]
     return "\n\n".join(part for part in parts if part)
 
 
@@ -19,7 +24,9 @@ def targets_text(targets: list[Target]) -> str:
     """One line per target: ``[ok]``, ``[FAIL]`` or ``[n/a]``, what it is and what was measured."""
     marks = {True: "[ok]  ", False: "[FAIL]", None: "[n/a] "}
     width = max((len(t.name) for t in targets), default=0)
-    return "\n".join(["targets"] + [f"{marks[t.holds]} {t.name:<{width}}  {t.measured}" for t in targets])
+    return "\n".join(
+        ["targets"] + [f"{marks[t.holds]} {t.name:<{width}}  {t.measured}" for t in targets]
+    )
 
 
 def _header(result: CompletionBenchmark) -> str:

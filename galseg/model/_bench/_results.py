@@ -200,7 +200,10 @@ class CompletionBenchmark:
                         continue
                     rows[kind] = {
                         method: {
-                            **{f"IoU@{k}": _mean(e.iou_after(method, k) for e in episodes) for k in AFTER},
+                            **{
+                                f"IoU@{k}": _mean(e.iou_after(method, k) for e in episodes)
+                                for k in AFTER
+                            },
                             "NoC@80": _mean(e.noc(method) for e in episodes),
                             "failed": float(sum(e.failed(method) for e in episodes)),
                         }
@@ -287,14 +290,18 @@ class CompletionBenchmark:
                     ),
                 ]
         for family in self.families:
-            curves = {s: [self.mean_iou("galseg", k, family, s) for k in AFTER] for s in self.styles}
+            curves = {
+                s: [self.mean_iou("galseg", k, family, s) for k in AFTER] for s in self.styles
+            }
             rising = all(np.all(np.diff(c) > 0) for c in curves.values())
             shown = "; ".join(f"{s} " + " ".join(f"{v:.2f}" for v in c) for s, c in curves.items())
             targets.append(Target(f"{family}: mean IoU rises with every stroke", shown, rising))
             for style in ("line", "dabs"):
                 if style in self.styles:
                     value = self.mean_iou("galseg", 5, family, style)
-                    targets.append(_at_least(f"{family}, {style}: mean IoU after 5 strokes", value, 0.90))
+                    targets.append(
+                        _at_least(f"{family}, {style}: mean IoU after 5 strokes", value, 0.90)
+                    )
         locality = self.locality_table()
         if self.probes:
             shown = _mean(p.shown_locality for p in self.probes)

@@ -112,19 +112,25 @@ def benchmark_completion(
     family_seed = {"own": seed, "independent": independent_seed}
     cases: list[BenchCase] = []
     for family in families:
-        cases += family_cases(family, n, seed=family_seed.get(family, seed), size=size, survey=survey)
+        cases += family_cases(
+            family, n, seed=family_seed.get(family, seed), size=size, survey=survey
+        )
     episodes, automatic, set_image, complete = [], [], [], []
     for case in track(cases, len(cases), "benchmark", progress):
         set_image.append(time_set_image(assistant, case.cutout))
         mask = assistant.segment(case.cutout) == assistant.taxonomy[case.kind].value
         automatic.append(AutomaticScore(case.family, case.kind, iou(mask, case.target)))
         for style in styles:
-            episodes.append(_play(assistant, case, style, seed, max_strokes, driver, beta, complete))
+            episodes.append(
+                _play(assistant, case, style, seed, max_strokes, driver, beta, complete)
+            )
     count = 2 * n if featureless is None else featureless
     for family in families:
         cutouts = featureless_cutouts(family, count, seed=family_seed.get(family, seed), size=size)
         for cutout in track(cutouts, len(cutouts), f"featureless ({family})", progress):
-            automatic.append(AutomaticScore(family, None, None, _finds_a_feature(assistant, cutout)))
+            automatic.append(
+                AutomaticScore(family, None, None, _finds_a_feature(assistant, cutout))
+            )
     probes = probe_locality(assistant, _TIDAL_OR_BAR, seed=seed) if locality else []
     sam_timings = (None, None)
     if sam:

@@ -24,6 +24,7 @@ from .._assistant import Assistant
 
 __all__ = ["Timing", "check_sam", "time_sam", "time_set_image"]
 
+
 @dataclass(frozen=True)
 class Timing:
     """Repeated timings of one operation.
