@@ -15,7 +15,6 @@ import errno
 import os
 from pathlib import Path
 import shutil
-import tempfile
 import uuid
 
 __all__ = ["STAGING_NAME", "fsync_file", "fsync_tree", "publish", "staging_dir", "write_file"]
@@ -100,6 +99,8 @@ def write_file(path: Path, data: bytes) -> None:
 
     A process killed at any moment leaves either the old file or the new one
     at ``path``, never a part of it. The parent folder is created if needed.
+    The file's mode follows the umask, as ``open(path, "wb")`` would make it
+    (644 under the usual umask 022).
 
     Raises
     ------
@@ -108,7 +109,9 @@ def write_file(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}-{uuid.uuid4().hex[:12]}.tmp")
+    # os.open applies the umask to 0o666; tempfile.mkstemp would make the file 600
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
@@ -116,5 +119,5 @@ def write_file(path: Path, data: bytes) -> None:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

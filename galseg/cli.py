@@ -53,12 +53,14 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser(
         "info",
-        help="describe a cutout (bands, shape, WCS centre, pixel scale, noise) or a mask store",
-        description="Describe a cutout (one FITS file, or one file per band) or a galseg "
-        "mask store.",
+        help="describe cutouts (bands, shape, WCS centre, pixel scale, noise) or mask stores",
+        description="Describe each cutout (FITS files and folders of them, found as annotate "
+        "and predict find them: per-band files <stem>_<band>.fits are one cutout) and each "
+        "galseg mask store. A cutout that cannot be read is reported on one line and the "
+        "others are still described (exit status 1).",
     )
     info.add_argument(
-        "paths", nargs="+", metavar="PATH", help="FITS file(s) of one cutout, or a store"
+        "paths", nargs="+", metavar="PATH", help="FITS files, folders of them, or stores"
     )
     info.set_defaults(run=_info)
 
@@ -419,16 +421,25 @@ def _names(*allowed: str):
 
 # ------------------------------------------------------------------- commands
 def _info(args: argparse.Namespace) -> int:
-    from .store import MaskStore
+    from .queue import find_cutouts
+    from .store import MaskStore, is_mask_store
 
-    first = Path(args.paths[0])
-    if len(args.paths) == 1 and (first / "zarr.json").exists():
-        print(_describe_store(MaskStore.open(first, mode="r")))
-    else:
-        from .io import read_cutout
-
-        print(_describe_cutout(read_cutout(args.paths if len(args.paths) > 1 else first)))
-    return 0
+    paths = [Path(path) for path in args.paths]
+    stores = [path for path in paths if is_mask_store(path)]
+    files = [path for path in paths if path not in stores]
+    items = find_cutouts(files) if files else []
+    if files and not items:
+        raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, files))}")
+    descriptions, status = [], 0
+    for item in items:
+        try:
+            descriptions.append(_describe_cutout(item.read()))
+        except GalsegError as exc:
+            print(f"galseg: error: {exc}", file=sys.stderr)
+            status = 1
+    descriptions += [_describe_store(MaskStore.open(path, mode="r")) for path in stores]
+    print("\n\n".join(descriptions))
+    return status
 
 
 def _describe_cutout(cutout) -> str:

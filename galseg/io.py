@@ -52,7 +52,7 @@ from ._atomic import fsync_file
 from .cutout import Cutout, split_fits_suffix
 from .errors import CutoutError
 
-__all__ = ["read_cutout", "write_cutout", "MAX_PIXELS", "LAYOUTS"]
+__all__ = ["read_cutout", "write_cutout", "MAX_BAND_OFFSET", "MAX_PIXELS", "LAYOUTS"]
 
 PathLike: TypeAlias = str | os.PathLike[str]
 _ImageHDU: TypeAlias = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU
@@ -60,6 +60,11 @@ _ImageHDU: TypeAlias = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU
 MAX_PIXELS = 10_000 * 10_000
 """Default limit on the pixels of one band that :func:`read_cutout` accepts
 (``max_pixels``): a guard against opening a whole survey tile by mistake."""
+
+MAX_BAND_OFFSET = 1.0
+"""Most pixels by which the WCS of one band of a cutout may place its pixels away
+from the first band's: bands further apart are of different fields (say, files
+of two galaxies given together), and reading them is refused."""
 
 LAYOUTS = ("mef", "cube", "per-band")
 """File layouts :func:`write_cutout` can write."""
@@ -125,9 +130,11 @@ def read_cutout(
     ------
     CutoutError
         If a file is missing, not FITS, truncated or corrupt; holds no image,
-        1-D or 4-D data, bands of different shapes or duplicate band names; a
-        band has no finite pixel or more than ``max_pixels`` pixels; or a band
-        asked for is absent. The message starts with the file's path.
+        1-D or 4-D data, bands of different shapes or duplicate band names;
+        bands whose WCS put them more than :data:`MAX_BAND_OFFSET` pixels
+        apart (the message names both files); a band has no finite pixel or
+        more than ``max_pixels`` pixels; or a band asked for is absent. The
+        message starts with the file's path.
 
     Examples
     --------
@@ -149,9 +156,10 @@ def read_cutout(
         _check_unique(found)
         chosen = _select_bands(found, bands, label)
         _check_shapes(chosen, max_pixels)
-        data = np.stack([_read_pixels(band) for band in chosen])
         first = chosen[0]
         wcs = _read_wcs(first.headers[0], first.path)
+        _check_aligned(chosen, wcs)
+        data = np.stack([_read_pixels(band) for band in chosen])
     return Cutout.from_array(
         data,
         bands=[band.name for band in chosen],
@@ -358,6 +366,47 @@ def _check_shapes(chosen: Sequence[_Band], max_pixels: int) -> None:
             f"{first.path}: {ny} x {nx} pixels per band, more than the limit of {max_pixels} "
             "(pass a larger max_pixels to read it)"
         )
+
+
+def _check_aligned(chosen: Sequence[_Band], wcs: WCS | None) -> None:
+    """Raise if a band's WCS puts its grid more than :data:`MAX_BAND_OFFSET` pixels
+    from the first band's (``wcs``), at the centre or a corner.
+
+    Bands without a usable WCS, and the planes of a cube (one header), are not compared.
+    """
+    first = chosen[0]
+    if wcs is None:
+        return
+    ny, nx = first.shape
+    x = np.array([0, nx - 1, 0, nx - 1, (nx - 1) / 2])
+    y = np.array([0, 0, ny - 1, ny - 1, (ny - 1) / 2])
+    compared = {id(first.headers[0])}
+    for band in chosen[1:]:
+        if id(band.headers[0]) in compared:
+            continue
+        compared.add(id(band.headers[0]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a broken WCS of this band is not compared
+            own = _read_wcs(band.headers[0], band.path)
+        if own is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            try:
+                back_x, back_y = wcs.world_to_pixel_values(*own.pixel_to_world_values(x, y))
+                offset = float(np.max(np.hypot(back_x - x, back_y - y)))
+            except Exception:  # wcslib fails on points it cannot project
+                offset = math.nan
+        if not offset <= MAX_BAND_OFFSET:  # NaN too: the grids are worlds apart
+            ra, dec = own.pixel_to_world_values(x[-1], y[-1])
+            ra0, dec0 = wcs.pixel_to_world_values(x[-1], y[-1])
+            apart = "far" if math.isnan(offset) else f"{offset:.1f} pixels"
+            where = "" if band.path == first.path else f" of {first.path}"
+            raise CutoutError(
+                f"{band.path}: band {band.name!r} (centre RA {float(ra):.4f} Dec "
+                f"{float(dec):+.4f}) lies {apart} from band {first.name!r}{where} (centre RA "
+                f"{float(ra0):.4f} Dec {float(dec0):+.4f}); the bands of one cutout must "
+                f"agree on their WCS within {MAX_BAND_OFFSET:g} pixel"
+            )
 
 
 def _read_pixels(band: _Band) -> np.ndarray:

@@ -33,7 +33,6 @@ from galseg.batch import (  # noqa: E402
     predict,
     predict_batch,
 )
-from galseg.batch._predict import IN_FLIGHT_PER_WORKER  # noqa: E402
 from galseg.batch._worker import worker_assistant  # noqa: E402
 from galseg.cli import main  # noqa: E402
 from galseg.io import read_cutout  # noqa: E402
@@ -148,14 +147,19 @@ def test_a_batch_writes_predictions_once_and_reports_unreadable_inputs(tmp_path,
     items = find_cutouts(
         [SAMPLES / "stream_legacy.fits", tmp_path / "empty.fits", tmp_path / "same_pixels.fits"]
     )
+    job = replace(job, run="first-run")
     first = predict_batch(items, job)
-    assert [o.status for o in first] == ["predicted", "failed", "skipped"]
+    assert [o.status for o in first] == ["predicted", "failed", "duplicate"]
     assert first[1].input == str(tmp_path / "empty.fits") and "empty" in first[1].reason
     assert first[2].cutout_id == first[0].cutout_id  # same pixels: written once
     again = predict_batch(items, job)  # as when Dask reruns a batch whose worker died
-    assert [o.status for o in again] == ["skipped", "failed", "skipped"]
+    assert [o.status for o in again] == ["predicted", "failed", "duplicate"]
     (revision,) = predicted_revisions(store, first[0].cutout_id)
     assert revision.metadata["name"] == "stream_legacy"
+    assert revision.metadata["run"] == "first-run"
+    later = predict_batch(items[::-1], replace(job, run="second-run"))
+    assert [o.status for o in later] == ["skipped", "failed", "duplicate"]
+    assert len(predicted_revisions(store, first[0].cutout_id)) == 1
 
 
 def test_embeddings_asked_for_later_are_added_without_a_new_mask(job_store, assistant):
@@ -234,7 +238,7 @@ def test_predict_writes_every_sample_cutout_with_its_model_and_confidence(
         )
         assert store.source_paths(cutout_id) == [p.resolve() for p in item.sources]
     saved = json.loads(default_report_path(out).read_text())
-    assert saved["counts"] == {"predicted": 8, "skipped": 0, "failed": 0}
+    assert saved["counts"] == {"predicted": 8, "skipped": 0, "failed": 0, "duplicate": 0}
     assert saved["sha256"] == assistant.identity and saved["failures"] == []
     assert set(saved["seconds_per_cutout"]) == {"read", "model", "write"}
 
@@ -264,9 +268,9 @@ def test_hundreds_of_cutouts_survive_a_killed_worker_a_corrupt_file_and_a_rerun(
 
     # The killed worker's batches run again: the one in flight, and any it had
     # finished whose results were not yet fetched. Cutouts they had written are
-    # then skipped, so at most the batches in flight count as done before.
-    assert report.counts["predicted"] + report.counts["skipped"] == N_SIMULATED
-    assert report.counts["skipped"] <= IN_FLIGHT_PER_WORKER * len(client.nthreads()) * 8
+    # known as this run's own, so every cutout counts once, as predicted.
+    assert report.counts["predicted"] == N_SIMULATED
+    assert report.counts["skipped"] == report.counts["duplicate"] == 0
     ((failure),) = report.failures
     assert failure.input.endswith("sim_corrupt.fits") and "truncated or corrupt" in failure.reason
     store = MaskStore.open(out, mode="r")
@@ -279,6 +283,39 @@ def test_hundreds_of_cutouts_survive_a_killed_worker_a_corrupt_file_and_a_rerun(
     assert rerun.counts["skipped"] == N_SIMULATED and rerun.counts["predicted"] == 0
     assert [o.input for o in rerun.failures] == [failure.input]
     assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
+
+
+def test_each_cutout_counts_once_however_often_it_is_named(tmp_path, client, capsys):
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    for name in ("stream_legacy.fits", "tail_legacy.fits.fz"):
+        shutil.copy(SAMPLES / name, folder / name)
+    shutil.copy(SAMPLES / "stream_legacy.fits", tmp_path / "stream_copy.fits")  # same pixels
+    (tmp_path / "cat.csv").write_text("name,path\nstream,cutouts/stream_legacy.fits\n")
+    inputs = [folder, str(folder / "*.fits*"), tmp_path / "cat.csv", tmp_path / "stream_copy.fits"]
+    report = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
+    # 2 files named 5 times, and a third file with the pixels of one of them
+    assert report.counts == {"predicted": 2, "skipped": 0, "failed": 0, "duplicate": 4}
+    assert report.summary().endswith("of 2 inputs in %.1f s; 4 duplicate inputs" % report.seconds)
+    assert len(MaskStore.open(tmp_path / "new.zarr", mode="r")) == 2
+    again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
+    # The copy is known by its pixels only on a worker, after its twin was skipped by name
+    assert again.counts == {"predicted": 0, "skipped": 3, "failed": 0, "duplicate": 3}
+
+
+def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
+    (address, _), *_ = client.nthreads().items()
+    client.run(os.environ.__setitem__, "MALLOC_TRIM_THRESHOLD_", "65536", workers=[address])
+    said: list[str] = []
+    try:
+        predict([SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append)
+    finally:
+        client.run(os.environ.pop, "MALLOC_TRIM_THRESHOLD_", None, workers=[address])
+    (warning,) = [line for line in said if line.startswith("warning:")]
+    assert "1 Dask worker" in warning and address in warning and "MALLOC_TRIM_THRESHOLD_" in warning
+    said.clear()
+    predict([SAMPLES / "tail_legacy.fits.fz"], tmp_path / "o.zarr", client=client, say=said.append)
+    assert not [line for line in said if line.startswith("warning:")]
 
 
 def _malloc_trim_threshold() -> str | None:

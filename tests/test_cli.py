@@ -14,6 +14,7 @@ from galseg.io import write_cutout
 from galseg.simulate import simulate_cutout
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 @pytest.fixture
@@ -147,3 +148,56 @@ def test_an_unwritable_output_is_one_line_too(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 1 and err.startswith("galseg: error: ") and "file" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_info_describes_several_cutouts_folders_and_stores(tmp_path, capsys):
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    write_cutout(simulate_cutout(1, size=32)[0], folder / "ngc474.fits", layout="per-band")
+    write_cutout(simulate_cutout(2, size=32)[0], folder / "ngc1316.fits.gz")
+    lone = write_cutout(simulate_cutout(3, size=48)[0], tmp_path / "lone.fits")[0]
+    (folder / "broken.fits").write_bytes(b"")
+    store = MaskStore.open(tmp_path / "masks.zarr")
+    store.add_cutout(simulate_cutout(4, size=32)[0])
+    status = main(["info", str(folder), str(lone), str(store.path)])
+    captured = capsys.readouterr()
+    assert status == 1  # one cutout is unreadable; the others are still described
+    assert captured.err == f"galseg: error: {folder / 'broken.fits'}: empty file\n"
+    sources = [line.split(maxsplit=1)[1] for line in captured.out.splitlines() if "source:" in line]
+    assert sources == [
+        str(folder / "ngc1316.fits.gz"),
+        ", ".join(str(folder / f"ngc474_{band}.fits") for band in "grz"),
+        str(lone),
+    ]
+    assert "3 x 48 x 48" in captured.out
+    assert f"store:       {store.path}" in captured.out and "cutouts:     1" in captured.out
+
+
+def test_info_refuses_band_files_of_two_galaxies_naming_both(tmp_path, capsys):
+    cutout = simulate_cutout(1, size=32)[0]
+    g, r, _ = write_cutout(cutout, tmp_path / "pair.fits", layout="per-band")
+    elsewhere = simulate_cutout(2, size=32)[0]  # the simulator puts each seed elsewhere
+    write_cutout(elsewhere, tmp_path / "other.fits", layout="per-band")
+    (tmp_path / "other_r.fits").replace(r)  # pair_r.fits now holds another field
+    status = main(["info", str(g), str(r)])
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith(f"galseg: error: {r}: band 'r'")
+    assert str(g) in err and "within 1 pixel" in err and len(err.splitlines()) == 1
+
+
+def test_failed_commands_create_nothing(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no FITS here")
+    store = tmp_path / "masks.zarr"
+    assert main(["predict", str(empty), "--out", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"galseg: error: no FITS cutouts found in {empty}\n"
+    monkeypatch.setenv("DISPLAY", ":0")  # every check below fails before a window opens
+    assert main(["annotate", str(tmp_path / "absent"), "--store", str(store)]) == 1
+    assert "absent" in capsys.readouterr().err
+    args = ["annotate", str(SAMPLES), "--store", str(store), "--annotator", "ada!"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"galseg: error: {store}: annotator 'ada!' is not a valid name")
+    assert not store.exists() and not (tmp_path / "masks.predict-report.json").exists()

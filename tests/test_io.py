@@ -428,6 +428,44 @@ def test_file_list_needs_one_image_per_file(tmp_path, mef):
     assert_cutout_error(mef, "8x10, 8x10, 8x10", "one 2-D image", source=[other, mef])
 
 
+def wcs_at(ra: float, dec: float, shape=(24, 32), shift_pixels: float = 0.0) -> fits.Header:
+    """The header of a TAN WCS centred at (ra, dec), its grid moved by ``shift_pixels`` in x."""
+    wcs = make_wcs(*shape)
+    wcs.wcs.crval = [ra, dec]
+    wcs.wcs.crpix = [wcs.wcs.crpix[0] + shift_pixels, wcs.wcs.crpix[1]]
+    return wcs.to_header()
+
+
+def test_files_of_different_galaxies_are_not_merged(tmp_path):
+    g = single(tmp_path / "g.fits", {**wcs_at(41.5, -0.2), "BAND": "g"}, shape=(24, 32))
+    r = single(tmp_path / "r.fits", {**wcs_at(211.6, 12.3), "BAND": "r"}, shape=(24, 32))
+    with pytest.raises(CutoutError) as info:
+        read_cutout([g, r])
+    assert_names_file(info.value, r, str(g), "RA 211.6", "RA 41.5", "within 1 pixel")
+
+
+@pytest.mark.parametrize(("shift", "agree"), [(0.4, True), (2.5, False)])
+def test_bands_must_agree_on_their_wcs_within_a_pixel(tmp_path, shift, agree):
+    header = {**wcs_at(50.67, -37.2), "BAND": "g"}
+    g = single(tmp_path / "ngc1316_g.fits", header, shape=(24, 32))
+    moved = {**wcs_at(50.67, -37.2, shift_pixels=shift), "BAND": "r"}
+    r = single(tmp_path / "ngc1316_r.fits", moved, shape=(24, 32))
+    if agree:
+        assert read_silently([g, r]).bands == ("g", "r")
+    else:
+        assert_cutout_error(r, f"{shift:.1f} pixels", str(g), source=[g, r])
+    # Extensions of one file are held to the same rule, and named by the file alone
+    mef = write_hdus(
+        tmp_path / "ngc1316.fits",
+        image_hdu({**header, "EXTNAME": "g"}, shape=(24, 32)),
+        image_hdu({**moved, "EXTNAME": "r"}, shape=(24, 32)),
+    )
+    if agree:
+        assert read_silently(mef).bands == ("g", "r")
+    else:
+        assert_cutout_error(mef, "band 'r'", "from band 'g' (centre")
+
+
 def test_real_2mass_files_one_per_band():
     if not all(path.exists() for path in TWOMASS):
         pytest.skip(f"the real 2MASS files are not in {SHARED_DATA / '2mass'}")

@@ -371,9 +371,8 @@ def make_timm_folder(path: Path, weights: str = "model.safetensors", arch="resne
     return path
 
 
-@pytest.mark.parametrize("weights", ["model.safetensors", "pytorch_model.bin"])
-def test_an_encoder_in_timm_layout_loads_with_its_weights_and_preprocessing(tmp_path, weights):
-    folder = make_timm_folder(tmp_path / "zoobot-like", weights)
+def test_an_encoder_in_timm_layout_loads_with_its_weights_and_preprocessing(tmp_path):
+    folder = make_timm_folder(tmp_path / "zoobot-like")
     encoder = read_timm_folder(folder)
     assert encoder.architecture == "resnet10t" and encoder.out_indices == (0, 1, 2, 3)
     prep = encoder.preprocessing

@@ -67,10 +67,14 @@ class Inputs:
         and a catalogue) give one item.
     problems : list of Problem
         Catalogue rows without a usable path.
+    duplicates : int
+        Inputs left out because they name files (or a store cutout) that an
+        earlier input named already.
     """
 
     items: list[QueueItem] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    duplicates: int = 0
 
 
 def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
@@ -97,7 +101,8 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
     Returns
     -------
     Inputs
-        The cutouts, and the catalogue rows without a path.
+        The cutouts, each once, the catalogue rows without a path, and the
+        number of inputs that named a cutout again.
 
     Raises
     ------
@@ -136,7 +141,9 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
         cutouts = [path for path in paths if path not in tables]
         if cutouts:
             found.items.extend(find_cutouts(cutouts))
+    listed = len(found.items)
     found.items = _unique(found.items)
+    found.duplicates = listed - len(found.items)
     return found
 
 

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 import time
 from typing import Any
+import uuid
 
 from .. import __version__
 from .._atomic import write_file
@@ -37,6 +38,7 @@ few enough that the scheduler and this client hold little of a long run."""
 
 
 _STATUSES = ("predicted", "skipped", "failed")
+"""What becomes of each cutout; an input naming a cutout again is a ``"duplicate"``."""
 _STAGES = ("read", "model", "write")
 
 
@@ -59,7 +61,9 @@ class PredictReport:
     seconds : float
         Wall time of the run.
     counts : dict of str to int
-        Inputs ``"predicted"``, ``"skipped"`` (done before) and ``"failed"``.
+        Inputs ``"predicted"``, ``"skipped"`` (done before) and ``"failed"``,
+        each cutout once; and ``"duplicate"``: inputs that named a cutout
+        another input had named (the same files, or the same pixels).
     failures : list of Outcome
         The inputs that failed, with the reasons.
     started : str
@@ -73,7 +77,9 @@ class PredictReport:
     workers: int = 0
     batch_size: int = 0
     seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_STATUSES, 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((*_STATUSES, "duplicate"), 0)
+    )
     failures: list[Outcome] = field(default_factory=list)
     started: str = ""
     _stage_seconds: dict[str, float] = field(
@@ -92,8 +98,8 @@ class PredictReport:
 
     @property
     def total(self) -> int:
-        """Inputs counted."""
-        return sum(self.counts.values())
+        """Inputs counted, duplicates left out."""
+        return sum(self.counts[status] for status in _STATUSES)
 
     def seconds_per_cutout(self) -> dict[str, float]:
         """Mean read, model and write seconds per predicted cutout (worker time)."""
@@ -108,14 +114,16 @@ class PredictReport:
         >>> report = PredictReport("m.zarr", "c.safetensors", "ab", "local", 2, 8, 3.0)
         >>> report.add(Outcome("a.fits", "predicted"))
         >>> report.add(Outcome("b.fits", "failed", "not a FITS file"))
+        >>> report.add(Outcome("c.fits", "duplicate"))
         >>> report.summary()
-        '1 predicted, 0 skipped (done before), 1 failed of 2 inputs in 3.0 s'
+        '1 predicted, 0 skipped (done before), 1 failed of 2 inputs in 3.0 s; 1 duplicate input'
         """
+        duplicates = self.counts["duplicate"]
         return (
             f"{self.counts['predicted']} predicted, {self.counts['skipped']} skipped "
             f"(done before), {self.counts['failed']} failed of {self.total} inputs "
             f"in {self.seconds:.1f} s"
-        )
+        ) + (f"; {_plural(duplicates, 'duplicate input')}" if duplicates else "")
 
     def to_dict(self) -> dict[str, Any]:
         """The report as written to its JSON file."""
@@ -252,14 +260,18 @@ def predict(
         raise GalsegError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     started, start = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     found = find_inputs(inputs)
+    if not found.items and not found.problems:
+        raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, inputs))}")
     model = _read_model(checkpoint)
-    store = _open_store(Path(out), model)
-    job = Job(str(store.path), str(model.path), model.identity, device, embeddings)
-    result = PredictReport(str(store.path), str(model.path), model.identity, scheduler or "local")
+    out = Path(out).resolve()
+    store = _existing_store(out, model)
+    job = Job(str(out), str(model.path), model.identity, device, embeddings, run=uuid.uuid4().hex)
+    result = PredictReport(str(out), str(model.path), model.identity, scheduler or "local")
     result.batch_size, result.started = batch_size, started
+    result.counts["duplicate"] = found.duplicates
     for problem in found.problems:
         result.add(Outcome(problem.input, "failed", problem.reason))
-    done = _done_sources(store, job, progress)
+    done = _done_sources(store, job, progress) if store is not None else set()
     todo = []
     for item in found.items:
         sources = tuple(path.resolve() for path in item.sources)
@@ -268,21 +280,33 @@ def predict(
         else:  # absolute paths: workers may run in other folders, or on other machines
             todo.append(replace(item, sources=sources))
     report_path = Path(report) if report is not None else default_report_path(out)
-    try:
-        with _cluster(client, scheduler, workers) as (dask_client, shared, where):
+    if not todo:  # nothing for a cluster to do: start none
+        return _finish(result, start, report_path, say)
+    with _cluster(client, scheduler, workers) as (dask_client, shared, where):
+        try:  # an interrupted run still reports what it did
+            if store is None:  # made only now that the inputs and the scheduler are known good
+                store = MaskStore.open(out, mode="w-", taxonomy=model.config.taxonomy)
             job = replace(job, threads=threads or shared)
             result.workers = _n_workers(dask_client)
             say(f"Dask: {where}, {_plural(result.workers, 'worker')}" + _dashboard(dask_client))
-            _check_workers(dask_client, job)
+            _check_workers(dask_client, job, say)
             batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
             for outcome in track(
                 _run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout"
             ):
                 result.add(outcome)
-    finally:  # an interrupted run still reports what it did
-        result.seconds = time.perf_counter() - start
-        result.write(report_path)
-        say(f"report: {report_path}")
+        finally:
+            _finish(result, start, report_path, say)
+    return result
+
+
+def _finish(
+    result: PredictReport, start: float, path: Path, say: Callable[[str], object]
+) -> PredictReport:
+    """Time the run and write its report."""
+    result.seconds = time.perf_counter() - start
+    result.write(path)
+    say(f"report: {path}")
     return result
 
 
@@ -297,12 +321,11 @@ def _read_model(checkpoint: str | os.PathLike[str] | None) -> Any:
     return read_checkpoint(Path(checkpoint or SHIPPED_CHECKPOINT).resolve())
 
 
-def _open_store(out: Path, model: Any) -> MaskStore:
-    """The output store, created with the checkpoint's classes; an existing one must
-    have them."""
+def _existing_store(out: Path, model: Any) -> MaskStore | None:
+    """The output store if it exists (it must have the checkpoint's classes), else None."""
     if not out.exists():
-        return MaskStore.open(out.resolve(), mode="w-", taxonomy=model.config.taxonomy)
-    store = MaskStore.open(out.resolve(), mode="r+")
+        return None
+    store = MaskStore.open(out, mode="r+")
     if store.taxonomy != model.config.taxonomy:
         raise GalsegError(
             f"{store.path}: the store's classes ({_names(store.taxonomy)}) are not those of "
@@ -311,8 +334,9 @@ def _open_store(out: Path, model: Any) -> MaskStore:
     return store
 
 
-def _check_workers(client: Any, job: Job) -> None:
-    """Stop before any batch if a worker cannot load the model or open the store."""
+def _check_workers(client: Any, job: Job, say: Callable[[str], object]) -> None:
+    """Stop before any batch if a worker cannot load the model or open the store;
+    warn of workers that run the model slowly."""
     try:
         client.submit(check_worker, job, pure=False).result()
     except GalsegError as exc:
@@ -321,6 +345,19 @@ def _check_workers(client: Any, job: Job) -> None:
         raise GalsegError(
             f"a Dask worker cannot run the model ({type(exc).__name__}: {exc})"
         ) from None
+    slow = sorted(address for address, value in client.run(_malloc_trim).items() if value)
+    if slow:
+        say(
+            f"warning: {_plural(len(slow), 'Dask worker')} ({', '.join(slow)}) set "
+            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower; start them "
+            "with it unset: dask config 'distributed.nanny.pre-spawn-environ."
+            "MALLOC_TRIM_THRESHOLD_: null' (galseg's local cluster does)"
+        )
+
+
+def _malloc_trim() -> str | None:
+    """This process's ``MALLOC_TRIM_THRESHOLD_`` (run on each worker)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
 def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outcome]:

@@ -58,6 +58,9 @@ class Job:
         Also store each cutout's embedding.
     threads : int or None
         Torch threads per worker (None: torch's default).
+    run : str
+        This run's id, kept in each prediction's metadata: a cutout predicted
+        earlier in the same run from another input is that input's duplicate.
     """
 
     store: str
@@ -66,6 +69,7 @@ class Job:
     device: str = "auto"
     embed: bool = False
     threads: int | None = None
+    run: str = ""
 
     @property
     def model_name(self) -> str:
@@ -81,8 +85,9 @@ class Outcome:
     ----------
     input : str
         The input's file(s) (see :func:`describe`).
-    status : {"predicted", "skipped", "failed"}
-        Written now, done already with the same checkpoint, or not possible.
+    status : {"predicted", "skipped", "duplicate", "failed"}
+        Written now, done already (before this run) with the same checkpoint,
+        the same pixels as another input of this run, or not possible.
     reason : str
         Why it failed (empty otherwise).
     cutout_id : str or None
@@ -93,7 +98,7 @@ class Outcome:
     """
 
     input: str
-    status: Literal["predicted", "skipped", "failed"]
+    status: Literal["predicted", "skipped", "duplicate", "failed"]
     reason: str = ""
     cutout_id: str | None = None
     read_seconds: float = 0.0
@@ -196,8 +201,10 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
     ``threshold``, ``confidence`` (each class's highest probability, see
     :class:`galseg.model.Segmentation`) and ``name`` (the input's name, e.g.
     from a catalogue's name column). A cutout whose latest prediction came
-    from the same checkpoint is skipped, and so is a second input with the
-    same pixels in the batch: running a batch again never writes twice.
+    from the same checkpoint is skipped; a second input with the same pixels
+    in the run (here or in another batch) is a ``"duplicate"``; a cutout this
+    same input wrote earlier in the run (a batch run again after its worker
+    died) counts as ``"predicted"``: running a batch again never writes twice.
 
     Parameters
     ----------
@@ -226,8 +233,11 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
         seconds = time.perf_counter() - start
         cutout_id = cutout.content_hash[:16]
         mask_done = cutout_id in store and has_prediction(store, cutout_id, job.identity)
-        if cutout_id in seen or (mask_done and _embedding_done(store, cutout_id, job)):
-            outcomes[i] = Outcome(describe(item), "skipped", cutout_id=cutout_id)
+        if cutout_id in seen:
+            outcomes[i] = Outcome(describe(item), "duplicate", cutout_id=cutout_id)
+        elif mask_done and _embedding_done(store, cutout_id, job):
+            status = _earlier_status(store, cutout_id, item, job)
+            outcomes[i] = Outcome(describe(item), status, cutout_id=cutout_id)
         else:
             pending[i] = _Pending(item, cutout, seconds, mask_done)
         seen.add(cutout_id)
@@ -295,11 +305,26 @@ def _write(
                 "threshold": assistant.threshold,
                 "confidence": result.confidence,
                 "name": pending.item.name,
+                "run": job.run,
+                "input": describe(pending.item),
             },
         )
     if job.embed:
         store.save_embedding(cutout_id, result.embedding, job.model_name, metadata=model)
     return cutout_id
+
+
+def _earlier_status(
+    store: MaskStore, cutout_id: str, item: QueueItem, job: Job
+) -> Literal["predicted", "skipped", "duplicate"]:
+    """How to count an input whose cutout the store has a prediction of already:
+    from an earlier run (skipped), from this input earlier in this run (predicted:
+    its batch is being run again), or from another input of this run (duplicate)."""
+    latest = store.latest(cutout_id, PREDICTOR)
+    metadata = latest.metadata if latest is not None else {}
+    if not job.run or metadata.get("run") != job.run:
+        return "skipped"
+    return "predicted" if metadata.get("input") == describe(item) else "duplicate"
 
 
 def _reason(exc: BaseException, source: str) -> str:

@@ -14,8 +14,11 @@ walker on two families of held-out cases (``galseg bench completion``).
 
 This package needs the optional dependencies (``pip install "galseg[model]"``:
 torch, timm, safetensors, scikit-image); ``import galseg`` never imports it.
-Weights load only through safetensors or ``torch.load(weights_only=True)``,
-and nothing is downloaded.
+Checkpoints and encoder folders load from safetensors and JSON only (a pickle
+is refused unread); Segment Anything's checkpoints and training resume files,
+which exist only as pickles, load through ``torch.load(weights_only=True)``,
+which builds tensors and plain containers and runs no code. Nothing is
+downloaded.
 
 Examples
 --------

@@ -12,7 +12,8 @@ recorded (data, command, seeds, losses, benchmark figures).
 
 A checkpoint's identity is the SHA-256 of its weights file: it changes with
 any weight or any setting that affects the output, and it keys the feature
-cache. Loading never unpickles anything.
+cache. Loading never unpickles anything: a pickle (what ``torch.save``
+writes) given as a checkpoint is refused, unread.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ FORMAT = "galseg-checkpoint"
 
 FORMAT_VERSION = 1
 """Version of the checkpoint format written by this galseg."""
+
+_PICKLE_STARTS = (b"PK\x03\x04", b"\x80")
+"""How pickles begin: ``torch.save``'s zip archive, or a bare pickle (protocol 2 or later)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,12 +248,30 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     Raises
     ------
     GalsegError
-        If the file is missing, not a galseg checkpoint, of a newer format, or
-        its model card describes other weights.
+        If the file is missing, a pickle (never unpickled: pickles can run
+        code), not a galseg checkpoint, of a newer format, or its model card
+        describes other weights.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> path = Path(tempfile.mkdtemp()) / "weights.pt"
+    >>> torch.save({"w": torch.zeros(2)}, path)
+    >>> read_checkpoint(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    galseg.errors.GalsegError: .../weights.pt: a pickle file (as torch.save writes), not ...
     """
     path = Path(path)
     try:
         with open(path, "rb") as file:
+            if file.read(4).startswith(_PICKLE_STARTS):
+                raise GalsegError(
+                    f"{path}: a pickle file (as torch.save writes), not a safetensors "
+                    "checkpoint; galseg never unpickles a checkpoint, since a pickle can run "
+                    "code. Use a checkpoint that galseg wrote (.safetensors)"
+                )
+            file.seek(0)
             identity = hashlib.file_digest(file, "sha256").hexdigest()
         with safe_open(path, framework="pt", device="cpu") as weights:
             metadata = weights.metadata() or {}

@@ -10,10 +10,11 @@ published::
       config.json          {"architecture": "convnext_nano",
                             "pretrained_cfg": {"input_size": [3, 224, 224],
                                                "mean": [...], "std": [...], ...}}
-      model.safetensors    (or pytorch_model.bin, read with weights_only=True)
+      model.safetensors
 
 Nothing is ever downloaded: the weights are read here and handed to timm as a
-state dict.
+state dict. A folder with only ``pytorch_model.bin`` (a pickle) is refused:
+weights are data, and galseg never unpickles them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ DEFAULT_OUT_INDICES = (0, 1, 2, 3)
 MAX_STRIDE = 16
 """Feature levels of a folder encoder are those with at most this stride."""
 
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_WEIGHTS = "model.safetensors"
+_PICKLED_WEIGHTS = "pytorch_model.bin"
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,7 @@ def read_timm_folder(path: str | Path) -> TimmEncoder:
     ----------
     path : path-like
         A folder with ``config.json`` (``architecture`` and ``pretrained_cfg``
-        with ``input_size``, ``mean`` and ``std``) and ``model.safetensors``
-        or ``pytorch_model.bin`` (read with ``torch.load(weights_only=True)``).
+        with ``input_size``, ``mean`` and ``std``) and ``model.safetensors``.
 
     Returns
     -------
@@ -215,22 +216,19 @@ def _read_config(folder: Path) -> dict:
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    for name in _WEIGHT_FILES:
-        path = folder / name
-        if not path.exists():
-            continue
-        try:
-            if name.endswith(".safetensors"):
-                return load_file(path)
-            weights = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, SafetensorError, ValueError) as exc:
-            raise GalsegError(f"{path}: cannot read the weights ({exc})") from None
-        if not isinstance(weights, dict) or not all(
-            isinstance(v, torch.Tensor) for v in weights.values()
-        ):
-            raise GalsegError(f"{path}: not a state dict of tensors")
-        return weights
-    raise GalsegError(f"{folder}: no weights ({' or '.join(_WEIGHT_FILES)})")
+    path = folder / _WEIGHTS
+    if not path.exists():
+        if (folder / _PICKLED_WEIGHTS).exists():
+            raise GalsegError(
+                f"{folder}: has {_PICKLED_WEIGHTS}, a pickle, and no {_WEIGHTS}; galseg reads "
+                "weights from safetensors only, since a pickle can run code (Zoobot's and "
+                f"timm's Hugging Face folders have {_WEIGHTS})"
+            )
+        raise GalsegError(f"{folder}: no weights ({_WEIGHTS})")
+    try:
+        return load_file(path)
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise GalsegError(f"{path}: cannot read the weights ({exc})") from None
 
 
 def _without_classifier(

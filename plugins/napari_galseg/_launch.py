@@ -67,16 +67,18 @@ def launch(
     """
     models = assistants(checkpoint, sam_checkpoint, sam_model_type) if assist else {}
     settings = load_settings()
-    mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
     queue_paths = list(paths)
     items = find_cutouts(queue_paths)
     if not items:
         raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, queue_paths))}")
     annotator = annotator or settings.annotator
+    store_path = store.path if isinstance(store, MaskStore) else store
     if annotator:
-        check_name(annotator, "annotator", "galseg")
+        check_name(annotator, "annotator", str(store_path))
     elif not ask_annotator:
         raise GalsegError("no annotator name: give one (galseg annotate --annotator NAME)")
+    # Opened (and created) only once the cutouts and the name are known to be good
+    mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
     if viewer is None:
         import napari
 
