@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .simulate import SURVEYS
+
     parser = argparse.ArgumentParser(
         prog="galseg",
         description="Segmentation masks of galaxy features (LSB tidal features, bars) "
@@ -69,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         "OUT/truth.zarr (annotator 'truth').",
     )
     sim.add_argument("--n", type=_positive_int, default=200, help="number of cutouts (default 200)")
-    sim.add_argument("--survey", default="legacy", help="survey preset (default legacy)")
+    sim.add_argument(
+        "--survey",
+        default="legacy",
+        help=f"survey preset: {', '.join(SURVEYS)} (default legacy)",
+    )
     sim.add_argument("--size", type=_positive_int, default=256, help="cutout size in pixels")
     sim.add_argument("--seed", type=int, default=0, help="seed of the first cutout (default 0)")
     sim.add_argument(

@@ -12,8 +12,8 @@
                          the cutout's WCS
 
 The manifest is an astropy ECSV table: ``astropy.table.Table.read`` reads it
-with its column descriptions, and any CSV reader does too if told that lines
-starting with ``#`` are comments (``pandas.read_csv(path, comment="#")``).
+with its column descriptions and units (``Table.read(path).to_pandas()`` for
+pandas).
 """
 
 from __future__ import annotations
