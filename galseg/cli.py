@@ -130,10 +130,39 @@ def _parser() -> argparse.ArgumentParser:
     _add_assist_options(demo)
     demo.set_defaults(run=_demo)
 
+    _add_transfer(sub)
     _add_predict(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_transfer(sub: argparse._SubParsersAction) -> None:
+    """The ``transfer`` command (masks onto another survey's cutouts)."""
+    transfer = sub.add_parser(
+        "transfer",
+        help="carry a store's masks onto other surveys' cutouts of the same sky",
+        description="For every target cutout, reproject each annotator's latest masks of the "
+        "source cutouts that overlap it on the sky (by WCS) onto its pixel grid, and save them "
+        "in OUT as revisions with provenance 'transferred'. Running it again adds nothing.",
+    )
+    transfer.add_argument("source", type=Path, metavar="SOURCE_STORE")
+    transfer.add_argument(
+        "--onto",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="target cutouts: FITS files, folders of them, or stores",
+    )
+    transfer.add_argument("--out", required=True, type=Path, help="mask store (created if missing)")
+    transfer.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="least fraction of a target pixel a class must cover (default 0.5; thin "
+        "features keep their skeleton below it)",
+    )
+    transfer.set_defaults(run=_transfer)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -480,6 +509,21 @@ def _export(args: argparse.Namespace) -> int:
         progress=True,
     )
     print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .store import MaskStore
+    from .transfer import transfer_masks
+
+    report = transfer_masks(
+        MaskStore.open(args.source, mode="r"),
+        args.onto,
+        args.out,
+        threshold=args.threshold,
+        progress=True,
+    )
+    print(report.summary(args.out))
     return 0
 
 

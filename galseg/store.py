@@ -75,9 +75,10 @@ __all__ = [
 FORMAT_VERSION = 1
 """Version of the store layout written by this galseg."""
 
-PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported")
+PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported", "transferred")
 """How a mask revision came about: painted by hand, a model completion accepted
-by the annotator, a model prediction, a simulator's truth, or imported."""
+by the annotator, a model prediction, a simulator's truth, imported, or
+transferred from another survey's cutout (:mod:`galseg.transfer`)."""
 
 FLAGS = ("no_feature", "unsure", "bad_data")
 """Per-cutout flags an annotator can set."""
