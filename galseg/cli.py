@@ -93,17 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, type=Path, help="output folder")
     sim.set_defaults(run=_simulate)
 
-    export = sub.add_parser(
-        "export",
-        help="export a store's latest masks as a dataset for collaborators",
-        description="Write OUT/masks.zarr (pixels + latest mask of each annotator), "
-        "OUT/manifest.ecsv and, with --fits, one FITS mask per cutout with its WCS.",
-    )
-    export.add_argument("store", type=Path, metavar="STORE")
-    export.add_argument("out", type=Path, metavar="OUT")
-    export.add_argument("--annotator", help="only this annotator's masks")
-    export.add_argument("--fits", action="store_true", help="also write FITS masks")
-    export.set_defaults(run=_export)
+    _add_export(sub)
+    _add_import(sub)
 
     annotate = sub.add_parser(
         "annotate",
@@ -135,6 +126,55 @@ def _parser() -> argparse.ArgumentParser:
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """The ``export`` command (a data set for collaborators)."""
+    export = sub.add_parser(
+        "export",
+        help="export a store's latest masks as a data set for collaborators",
+        description="Write OUT/masks.zarr (each cutout's WCS, bands and pixels, and the latest "
+        "mask of each annotator with its time and provenance), OUT/manifest.ecsv, and a data "
+        "card (OUT/README.md, OUT/dataset.json: surveys, pixel scales, surface-brightness "
+        "limits, counts per class and annotator, a checksum per file).",
+    )
+    export.add_argument("store", type=Path, metavar="STORE")
+    export.add_argument("out", type=Path, metavar="OUT")
+    export.add_argument("--annotator", help="only this annotator's masks")
+    export.add_argument("--fits", action="store_true", help="also write FITS masks")
+    export.add_argument(
+        "--no-pixels",
+        dest="pixels",
+        action="store_false",
+        help="leave the cutouts' pixels out (for collaborators who hold the images)",
+    )
+    export.add_argument("--zip", action="store_true", help="write one zip file OUT")
+    export.add_argument(
+        "--map",
+        type=Path,
+        metavar="MAPPING.json",
+        help='write the masks in another taxonomy: {"taxonomy": "matlas" or its classes, '
+        '"classes": {"tidal_stream": "stream", ...}}, every class mapped',
+    )
+    export.add_argument(
+        "--moc", action="store_true", help="also write each class's sky footprint as a MOC"
+    )
+    export.set_defaults(run=_export)
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    """The ``import`` command (merge a data set into a store)."""
+    imp = sub.add_parser(
+        "import",
+        help="merge an exported data set into a store",
+        description="Verify a data set's checksums and merge its cutouts and mask revisions "
+        "into STORE, never overwriting a revision; revisions the store holds already are "
+        "skipped. A data set whose pixels clash with the store's is refused, with nothing "
+        "written.",
+    )
+    imp.add_argument("dataset", type=Path, metavar="DATASET", help="data set folder or zip file")
+    imp.add_argument("--into", required=True, type=Path, help="mask store (created if missing)")
+    imp.set_defaults(run=_import)
 
 
 def _add_transfer(sub: argparse._SubParsersAction) -> None:
@@ -501,14 +541,29 @@ def _export(args: argparse.Namespace) -> int:
     from .export import export_dataset
     from .store import MaskStore
 
+    from .taxonomy import TaxonomyMapping
+
+    store = MaskStore.open(args.store, mode="r")
+    mapping = TaxonomyMapping.from_file(args.map, store.taxonomy) if args.map else None
     table = export_dataset(
-        MaskStore.open(args.store, mode="r"),
+        store,
         args.out,
         annotator=args.annotator,
         fits_masks=args.fits,
+        pixels=args.pixels,
+        zip=args.zip,
+        mapping=mapping,
+        moc=args.moc,
         progress=True,
     )
     print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .merge import import_dataset
+
+    print(import_dataset(args.dataset, args.into, progress=True).summary(args.into))
     return 0
 
 
