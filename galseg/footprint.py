@@ -3,7 +3,7 @@
 A Multi-Order Coverage map (MOC, the IVOA standard that ``mocpy``, Aladin and
 TOPCAT read) is a set of HEALPix cells. :func:`class_mocs` makes one per
 class: the union, over every cutout with a celestial WCS and every mask of it
-in a store, of the sky its labelled pixels cover. Each labelled pixel is
+in a store, of the sky its labelled pixels cover (in ICRS). Each labelled pixel is
 sampled at four points (half a pixel apart) and the MOC's resolution is the
 finest HEALPix order whose cells are no smaller than the coarsest pixel, so a
 painted region has no holes.
@@ -75,10 +75,8 @@ def class_mocs(store: MaskStore):
             for value in np.unique(mask[mask > 0]).tolist():
                 y, x = np.nonzero(mask == value)
                 dy, dx = (np.array([-0.25, -0.25, 0.25, 0.25]), np.array([-0.25, 0.25] * 2))
-                ra, dec = wcs.pixel_to_world_values(
-                    (x[:, None] + dx).ravel(), (y[:, None] + dy).ravel()
-                )
-                points.setdefault(value, []).append((ra, dec))
+                sky = wcs.pixel_to_world((x[:, None] + dx).ravel(), (y[:, None] + dy).ravel())
+                points.setdefault(value, []).append((sky.icrs.ra.deg, sky.icrs.dec.deg))
                 scales.append(scale)
     if not points:
         return {}

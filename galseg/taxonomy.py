@@ -293,8 +293,9 @@ class TaxonomyMapping:
                 f"the mapping leaves {', '.join(unmapped)} unmapped; map every class "
                 "(to 'unlabelled' to drop one)"
             )
-        for name, target in self.classes.items():  # unknown names raise TaxonomyError
-            if self.source[name].value == 0 and self.target[target].value != 0:
+        for name, target in self.classes.items():
+            source_value, target_value = self.source[name].value, self.target[target].value
+            if source_value == 0 and target_value != 0:
                 raise TaxonomyError(f"the mapping sends {name!r} (unlabelled) to {target!r}")
 
     @property
