@@ -130,7 +130,7 @@ def picture(path: Path) -> None:
     from galseg.stretch import preset
     from galseg.transfer import transfer_masks
 
-    sim = simulate_galaxy(4, "euclid", 400, features=("tidal_stream", "shell"), feature_sb=27.0)
+    sim = simulate_galaxy(0, "euclid", 400, features=("tidal_stream", "shell"), feature_sb=26.0)
     euclid = sim.cutout
     work = Path(tempfile.mkdtemp())
     source = MaskStore.open(work / "euclid.zarr")
@@ -138,10 +138,12 @@ def picture(path: Path) -> None:
 
     # The same sky on a Legacy Surveys grid: 0.262"/px, rotated by 30 degrees
     # (the simulated light resampled, with Legacy-like noise).
-    legacy_wcs = euclid.wcs.deepcopy()
+    legacy_wcs = WCS(naxis=2)
+    legacy_wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    legacy_wcs.wcs.crval = euclid.wcs.wcs.crval
+    legacy_wcs.wcs.crpix = [77, 77]
     c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
     legacy_wcs.wcs.cd = 0.262 / 3600 * np.array([[-c, s], [s, c]])
-    legacy_wcs.wcs.crpix = [77, 77]
     light, _ = reproject_exact((euclid.data[0], euclid.wcs), legacy_wcs, shape_out=(153, 153))
     light = np.nan_to_num(light) * (0.262 / 0.1) ** 2 * 10 ** (-0.4 * (30.0 - 22.5))
     noisy = light + np.random.default_rng(0).normal(0, 0.0045, light.shape)
@@ -152,7 +154,7 @@ def picture(path: Path) -> None:
     (target_id,) = target.ids()
     moved = target.load_mask(target_id, "ada")
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.6), dpi=80)
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.4), dpi=72)
     panels = [
         (euclid, sim.truth, 'Euclid VIS, 0.1"/px: painted'),
         (legacy, moved, 'Legacy Surveys r, 0.262"/px, rotated: transferred'),

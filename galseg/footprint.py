@@ -85,7 +85,8 @@ def class_mocs(store: MaskStore):
     for value, chunks in sorted(points.items()):
         ra = np.concatenate([c[0] for c in chunks])
         dec = np.concatenate([c[1] for c in chunks])
-        mocs[store.taxonomy[value].name] = MOC.from_lonlat(lon=ra * u.deg, lat=dec * u.deg, max_norder=order)
+        name = store.taxonomy[value].name
+        mocs[name] = MOC.from_lonlat(lon=ra * u.deg, lat=dec * u.deg, max_norder=order)
     return mocs
 
 
