@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .simulate import SURVEYS
+
     parser = argparse.ArgumentParser(
         prog="galseg",
         description="Segmentation masks of galaxy features (LSB tidal features, bars) "
@@ -71,7 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "OUT/truth.zarr (annotator 'truth').",
     )
     sim.add_argument("--n", type=_positive_int, default=200, help="number of cutouts (default 200)")
-    sim.add_argument("--survey", default="legacy", help="survey preset (default legacy)")
+    sim.add_argument(
+        "--survey",
+        default="legacy",
+        help=f"survey preset: {', '.join(SURVEYS)} (default legacy)",
+    )
     sim.add_argument("--size", type=_positive_int, default=256, help="cutout size in pixels")
     sim.add_argument("--seed", type=int, default=0, help="seed of the first cutout (default 0)")
     sim.add_argument(
@@ -89,17 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, type=Path, help="output folder")
     sim.set_defaults(run=_simulate)
 
-    export = sub.add_parser(
-        "export",
-        help="export a store's latest masks as a dataset for collaborators",
-        description="Write OUT/masks.zarr (pixels + latest mask of each annotator), "
-        "OUT/manifest.ecsv and, with --fits, one FITS mask per cutout with its WCS.",
-    )
-    export.add_argument("store", type=Path, metavar="STORE")
-    export.add_argument("out", type=Path, metavar="OUT")
-    export.add_argument("--annotator", help="only this annotator's masks")
-    export.add_argument("--fits", action="store_true", help="also write FITS masks")
-    export.set_defaults(run=_export)
+    _add_export(sub)
+    _add_import(sub)
 
     annotate = sub.add_parser(
         "annotate",
@@ -126,10 +123,88 @@ def _parser() -> argparse.ArgumentParser:
     _add_assist_options(demo)
     demo.set_defaults(run=_demo)
 
+    _add_transfer(sub)
     _add_predict(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """The ``export`` command (a data set for collaborators)."""
+    export = sub.add_parser(
+        "export",
+        help="export a store's latest masks as a data set for collaborators",
+        description="Write OUT/masks.zarr (each cutout's WCS, bands and pixels, and the latest "
+        "mask of each annotator with its time and provenance), OUT/manifest.ecsv, and a data "
+        "card (OUT/README.md, OUT/dataset.json: surveys, pixel scales, surface-brightness "
+        "limits, counts per class and annotator, a checksum per file).",
+    )
+    export.add_argument("store", type=Path, metavar="STORE")
+    export.add_argument("out", type=Path, metavar="OUT")
+    export.add_argument("--annotator", help="only this annotator's masks")
+    export.add_argument("--fits", action="store_true", help="also write FITS masks")
+    export.add_argument(
+        "--no-pixels",
+        dest="pixels",
+        action="store_false",
+        help="leave the cutouts' pixels out (for collaborators who hold the images)",
+    )
+    export.add_argument("--zip", action="store_true", help="write one zip file OUT")
+    export.add_argument(
+        "--map",
+        type=Path,
+        metavar="MAPPING.json",
+        help='write the masks in another taxonomy: {"taxonomy": "matlas" or its classes, '
+        '"classes": {"tidal_stream": "stream", ...}}, every class mapped',
+    )
+    export.add_argument(
+        "--moc", action="store_true", help="also write each class's sky footprint as a MOC"
+    )
+    export.set_defaults(run=_export)
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    """The ``import`` command (merge a data set into a store)."""
+    imp = sub.add_parser(
+        "import",
+        help="merge an exported data set into a store",
+        description="Verify a data set's checksums and merge its cutouts and mask revisions "
+        "into STORE, never overwriting a revision; revisions the store holds already are "
+        "skipped. A data set whose pixels clash with the store's is refused, with nothing "
+        "written.",
+    )
+    imp.add_argument("dataset", type=Path, metavar="DATASET", help="data set folder or zip file")
+    imp.add_argument("--into", required=True, type=Path, help="mask store (created if missing)")
+    imp.set_defaults(run=_import)
+
+
+def _add_transfer(sub: argparse._SubParsersAction) -> None:
+    """The ``transfer`` command (masks onto another survey's cutouts)."""
+    transfer = sub.add_parser(
+        "transfer",
+        help="carry a store's masks onto other surveys' cutouts of the same sky",
+        description="For every target cutout, reproject each annotator's latest masks of the "
+        "source cutouts that overlap it on the sky (by WCS) onto its pixel grid, and save them "
+        "in OUT as revisions with provenance 'transferred'. Running it again adds nothing.",
+    )
+    transfer.add_argument("source", type=Path, metavar="SOURCE_STORE")
+    transfer.add_argument(
+        "--onto",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="target cutouts: FITS files, folders of them, or stores",
+    )
+    transfer.add_argument("--out", required=True, type=Path, help="mask store (created if missing)")
+    transfer.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="least fraction of a target pixel a class must cover (default 0.5; thin "
+        "features keep their skeleton below it)",
+    )
+    transfer.set_defaults(run=_transfer)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -531,14 +606,44 @@ def _export(args: argparse.Namespace) -> int:
     from .export import export_dataset
     from .store import MaskStore
 
+    from .taxonomy import TaxonomyMapping
+
+    store = MaskStore.open(args.store, mode="r")
+    mapping = TaxonomyMapping.from_file(args.map, store.taxonomy) if args.map else None
     table = export_dataset(
-        MaskStore.open(args.store, mode="r"),
+        store,
         args.out,
         annotator=args.annotator,
         fits_masks=args.fits,
+        pixels=args.pixels,
+        zip=args.zip,
+        mapping=mapping,
+        moc=args.moc,
         progress=True,
     )
     print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .merge import import_dataset
+
+    print(import_dataset(args.dataset, args.into, progress=True).summary(args.into))
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .store import MaskStore
+    from .transfer import transfer_masks
+
+    report = transfer_masks(
+        MaskStore.open(args.source, mode="r"),
+        args.onto,
+        args.out,
+        threshold=args.threshold,
+        progress=True,
+    )
+    print(report.summary(args.out))
     return 0
 
 

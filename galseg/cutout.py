@@ -82,7 +82,7 @@ class Cutout:
     source : str or None
         Where the cutout came from (a path, or several joined by ``", "``).
     survey : str or None
-        Survey name if known (``"legacy"``, ``"hsc"``, ``"euclid"``, ...).
+        Survey name if known (``"legacy"``, ``"hsc"``, ``"euclid"``, ``"rubin"``, ...).
     zero_points : dict of str to float
         Photometric AB zero point per band, where the header gives one
         (``mag = zp - 2.5 log10(pixel value)``).

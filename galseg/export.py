@@ -1,19 +1,31 @@
-"""Export a mask store as a self-describing dataset for collaborators.
+"""Export a mask store as a self-describing data set for collaborators.
 
-``export_dataset(store, out)`` writes::
+``export_dataset(store, out)`` writes a folder (or, with ``zip=True``, one zip
+file holding the same)::
 
     out/
       masks.zarr/        a galseg mask store (plain Zarr v3) holding, for every
-                         cutout, its pixels and each annotator's latest mask
+                         cutout, its WCS, bands and metadata, its pixels (unless
+                         ``pixels=False``), and each annotator's latest mask with
+                         its original time, provenance and metadata
       manifest.ecsv      one row per (cutout, annotator): id, name, survey, bands,
                          pixel scale, RA/Dec, annotator, revision, provenance,
                          classes present, ...; the taxonomy is in its header
-      fits/              (with ``fits=True``) one FITS mask per row, carrying
-                         the cutout's WCS
+      fits/              (with ``fits_masks=True``) one FITS mask per row,
+                         carrying the cutout's WCS
+      moc/<class>.fits   (with ``moc=True``) each class's footprint on the sky
+                         as an IVOA MOC (:mod:`galseg.footprint`)
+      README.md          the data card (:mod:`galseg.datacard`)
+      dataset.json       the same for programs, with the SHA-256 of every file
+
+With a :class:`~galseg.taxonomy.TaxonomyMapping` the masks are written in
+another group's classes. The data set is built beside ``out`` and appears
+whole, with one rename, or not at all. :func:`galseg.merge.import_dataset`
+reads it back.
 
 The manifest is an astropy ECSV table: ``astropy.table.Table.read`` reads it
-with its column descriptions, and any CSV reader does too if told that lines
-starting with ``#`` are comments (``pandas.read_csv(path, comment="#")``).
+with its column descriptions and units (``Table.read(path).to_pandas()`` for
+pandas).
 """
 
 from __future__ import annotations
@@ -22,16 +34,23 @@ import hashlib
 import os
 from pathlib import Path
 import re
+import shutil
+import tempfile
 from typing import Any
 
 from astropy.io import fits
 from astropy.table import Table
 import numpy as np
 
+from . import __version__
 from ._progress import Progress, track
+from .datacard import write_card
 from .errors import StoreError
+from .photometry import surface_brightness
+from .simulate import surface_brightness_limit
 from .store import MaskStore, Revision
-from .taxonomy import Taxonomy
+from .stretch import sky_noise
+from .taxonomy import Taxonomy, TaxonomyMapping
 
 __all__ = ["export_dataset", "MANIFEST_COLUMNS"]
 
@@ -62,20 +81,34 @@ def export_dataset(
     *,
     annotator: str | None = None,
     fits_masks: bool = False,
+    pixels: bool = True,
+    zip: bool = False,
+    mapping: TaxonomyMapping | None = None,
+    moc: bool = False,
     progress: Progress = False,
 ) -> Table:
-    """Write a store's latest masks as a dataset folder (see the module docs).
+    """Write a store's latest masks as a data set (see the module docs).
 
     Parameters
     ----------
     store : MaskStore
         The store to export.
     out : path-like
-        A folder that does not exist yet or is empty.
+        A folder that does not exist yet or is empty; with ``zip``, a file
+        that does not exist yet.
     annotator : str, optional
         Only this annotator's masks.
     fits_masks : bool
-        Also write one FITS mask per cutout and annotator under ``out/fits``.
+        Also write one FITS mask per cutout and annotator under ``fits/``.
+    pixels : bool
+        Include the cutouts' pixels (collaborators who hold the images can do
+        without them: the WCS, bands and content hashes are always included).
+    zip : bool
+        Write one zip file instead of a folder.
+    mapping : TaxonomyMapping, optional
+        Write the masks in ``mapping.target``'s classes.
+    moc : bool
+        Also write each class's sky footprint as a MOC under ``moc/``.
     progress : bool or callable
         See :mod:`galseg._progress`.
 
@@ -87,19 +120,55 @@ def export_dataset(
     Raises
     ------
     StoreError
-        If ``out`` is not empty, or there is nothing to export.
+        If ``out`` is taken, there is nothing to export, or ``mapping`` is for
+        another taxonomy. Nothing is left at ``out`` then.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if zip and out.exists():
+        raise StoreError(f"{out}: the file exists already; choose a new name")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise StoreError(f"{out}: the export folder is not empty; choose a new one")
+    if mapping is not None and mapping.source != store.taxonomy:
+        raise StoreError(f"{store.path}: the mapping is for {mapping.source!r}, not the store's")
     if not any(store.final_masks(cid, annotator) for cid in store.ids()):
         who = f" by {annotator!r}" if annotator else ""
         raise StoreError(f"{store.path}: no masks{who} to export")
-    out.mkdir(parents=True, exist_ok=True)
-    dataset = MaskStore.open(out / "masks.zarr", mode="w-", taxonomy=store.taxonomy)
-    rows = []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.partial-", dir=out.parent) as tmp:
+        staged = Path(tmp) / "dataset"
+        staged.mkdir()
+        table = _write_dataset(
+            store, staged, annotator, fits_masks, pixels, mapping, moc, progress
+        )
+        if zip:
+            archive = shutil.make_archive(str(Path(tmp) / "dataset"), "zip", staged)
+            os.replace(archive, out)
+        else:
+            os.replace(staged, out)  # an empty folder at ``out`` is replaced
+    return table
+
+
+def _write_dataset(
+    store: MaskStore,
+    out: Path,
+    annotator: str | None,
+    fits_masks: bool,
+    pixels: bool,
+    mapping: TaxonomyMapping | None,
+    moc: bool,
+    progress: Progress,
+) -> Table:
+    taxonomy = mapping.target if mapping is not None else store.taxonomy
+    dataset = MaskStore.open(out / "masks.zarr", mode="w-", taxonomy=taxonomy)
+    rows: list[dict[str, Any]] = []
+    card: dict[str, Any] = {"cutouts": [], "masks": []}
     for cutout_id in track(store.ids(), len(store.ids()), "export", progress):
-        rows += _export_cutout(store, dataset, cutout_id, annotator, out if fits_masks else None)
+        found = _export_cutout(
+            store, dataset, cutout_id, annotator, out if fits_masks else None, pixels, mapping
+        )
+        if found:
+            rows += found
+            card["cutouts"].append(_describe_cutout(store.cutout(cutout_id), cutout_id))
     table = Table(rows=rows, names=list(MANIFEST_COLUMNS))
     for name, description in MANIFEST_COLUMNS.items():
         table[name].description = description
@@ -109,11 +178,51 @@ def export_dataset(
         {
             "galseg_dataset": 1,
             "source_store": str(store.path),
-            "taxonomy": store.taxonomy.to_dict(),
+            "taxonomy": taxonomy.to_dict(),
         }
     )
     table.write(out / "manifest.ecsv", format="ascii.ecsv")
+    for cutout_id in dataset.ids():
+        for rev in dataset.history(cutout_id):
+            mask = dataset.load_mask(cutout_id, revision=rev.revision)
+            values, counts = np.unique(mask[mask > 0], return_counts=True)
+            classes = {taxonomy[int(v)].name: int(n) for v, n in zip(values, counts, strict=True)}
+            card["masks"].append({"id": cutout_id, "annotator": rev.annotator, "classes": classes})
+    if moc:
+        from .footprint import write_class_mocs
+
+        write_class_mocs(dataset, out / "moc")
+    write_card(
+        out,
+        {
+            "galseg_version": __version__,
+            "source_store": str(store.path),
+            "pixels": pixels,
+            "taxonomy": taxonomy.to_dict(),
+            "mapping": mapping.to_dict() if mapping is not None else None,
+            **card,
+        },
+    )
     return table
+
+
+def _describe_cutout(cutout, cutout_id: str) -> dict[str, Any]:
+    """A cutout's line in the data card: survey, pixel scale, bands, 3σ 10″ limits."""
+    limits = {}
+    if cutout.pixel_scale:
+        for band, image in zip(cutout.bands, cutout.data, strict=True):
+            zero_point = cutout.zero_points.get(band)
+            sigma = sky_noise(image).sigma
+            if zero_point is not None and sigma > 0:
+                noise_sb = surface_brightness(sigma, zero_point, cutout.pixel_scale)
+                limits[band] = surface_brightness_limit(noise_sb, cutout.pixel_scale)
+    return {
+        "id": cutout_id,
+        "survey": cutout.survey,
+        "pixel_scale": cutout.pixel_scale,
+        "bands": list(cutout.bands),
+        "sb_limit": limits,
+    }
 
 
 def _export_cutout(
@@ -122,6 +231,8 @@ def _export_cutout(
     cutout_id: str,
     annotator: str | None,
     fits_out: Path | None,
+    pixels: bool,
+    mapping: TaxonomyMapping | None,
 ) -> list[dict[str, Any]]:
     """Copy one cutout's latest masks into ``dataset``; return their manifest rows."""
     finals = store.final_masks(cutout_id, annotator)
@@ -129,7 +240,7 @@ def _export_cutout(
         return []
     info = store.info(cutout_id)
     cutout = store.cutout(cutout_id)
-    dataset.add_cutout(cutout)
+    dataset.add_cutout(cutout, copy_pixels=pixels)
     centre = cutout.sky_coord_centre() or (np.nan, np.nan)
     base = {
         "id": cutout_id,
@@ -147,21 +258,21 @@ def _export_cutout(
             dataset.set_flag(cutout_id, "no_feature", who)
             empty = Revision(cutout_id, 0, who, "", "no_feature", {})
             rows.append(
-                _row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", store.taxonomy)
+                _row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", dataset.taxonomy)
             )
             continue
         mask = store.load_mask(cutout_id, revision=rev.revision)
+        if mapping is not None:
+            mask = mapping.apply(mask)
         new = dataset.save_mask(
-            cutout_id,
-            mask,
-            who,
-            rev.provenance,
-            metadata={**rev.metadata, "source_revision": rev.revision, "source_time": rev.time},
+            cutout_id, mask, who, rev.provenance, metadata=rev.metadata, time=rev.time
         )
-        rows.append(_row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", store.taxonomy))
+        rows.append(
+            _row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", dataset.taxonomy)
+        )
     if fits_out is not None:
         for row in rows:
-            row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, store, dataset)
+            row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, dataset)
     return rows
 
 
@@ -182,9 +293,7 @@ def _row(
     }
 
 
-def _write_fits_mask(
-    out: Path, cutout, row: dict[str, Any], store: MaskStore, dataset: MaskStore
-) -> str:
+def _write_fits_mask(out: Path, cutout, row: dict[str, Any], dataset: MaskStore) -> str:
     """Write one mask as a FITS image with the cutout's WCS; return its relative path."""
     relative = Path("fits") / f"{row['id']}_{_safe(row['annotator'])}.fits"
     mask = (
@@ -200,7 +309,7 @@ def _write_fits_mask(
     header["PROVENAN"] = (row["provenance"], "how the mask was made")
     header["CONTHASH"] = row["content_hash"]  # SHA-256 of the pixels: no room for a comment
     header["BUNIT"] = ("label", "class label, see CLASSn")
-    for cls in store.taxonomy:
+    for cls in dataset.taxonomy:
         header[f"CLASS{cls.value}"] = (cls.name, f"label {cls.value}")
     (out / "fits").mkdir(exist_ok=True)
     fits.PrimaryHDU(data=mask, header=header).writeto(out / relative)

@@ -75,9 +75,10 @@ __all__ = [
 FORMAT_VERSION = 1
 """Version of the store layout written by this galseg."""
 
-PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported")
+PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported", "transferred")
 """How a mask revision came about: painted by hand, a model completion accepted
-by the annotator, a model prediction, a simulator's truth, or imported."""
+by the annotator, a model prediction, a simulator's truth, imported, or
+transferred from another survey's cutout (:mod:`galseg.transfer`)."""
 
 FLAGS = ("no_feature", "unsure", "bad_data")
 """Per-cutout flags an annotator can set."""
@@ -346,6 +347,7 @@ class MaskStore:
         *,
         content_hash: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        time: str | None = None,
     ) -> int:
         """Save a new revision of a cutout's mask, atomically.
 
@@ -364,6 +366,9 @@ class MaskStore:
             it is not the stored cutout's.
         metadata : mapping, optional
             JSON-able extras kept with the revision (e.g. the model used).
+        time : str, optional
+            When the mask was made (ISO 8601), for a revision brought from
+            another store; default now.
 
         Returns
         -------
@@ -391,13 +396,18 @@ class MaskStore:
             raise StoreError(
                 f"{where}: unknown provenance {provenance!r}; use one of {PROVENANCES}"
             )
+        if time is not None:
+            try:
+                datetime.fromisoformat(time)
+            except (TypeError, ValueError):
+                raise StoreError(f"{where}: time {time!r} is not an ISO 8601 time") from None
         masks_dir = self._cutout_dir(cutout_id) / "masks"
         with self._writing(f"save a mask of cutout {cutout_id}"), staging_dir(self.path) as staged:
             revision = self._latest_revision_number(cutout_id) + 1
             attrs = {
                 "revision": revision,
                 "annotator": annotator,
-                "time": _now(),
+                "time": time or _now(),
                 "provenance": provenance,
                 "content_hash": info["content_hash"],
                 "metadata": dict(metadata or {}),

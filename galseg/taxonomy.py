@@ -18,14 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
 import re
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from .errors import MaskError, TaxonomyError
 
-__all__ = ["FeatureClass", "Taxonomy", "DEFAULT_TAXONOMY"]
+__all__ = [
+    "FeatureClass",
+    "Taxonomy",
+    "TaxonomyMapping",
+    "DEFAULT_TAXONOMY",
+    "MATLAS_TAXONOMY",
+    "TAXONOMIES",
+    "get_taxonomy",
+]
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -195,3 +207,135 @@ DEFAULT_TAXONOMY = Taxonomy(
 )
 """The galseg classes: 0 unlabelled, 1 tidal stream, 2 shell, 3 tidal tail /
 plume, 4 bar, 5 contaminant."""
+
+MATLAS_TAXONOMY = Taxonomy(
+    [
+        FeatureClass(0, "unlabelled", "#000000", "No feature painted here."),
+        FeatureClass(1, "stream", "#30c5ff", "Narrow stellar stream along an orbit."),
+        FeatureClass(2, "shell", "#ffb000", "Concentric arc with a sharp outer edge."),
+        FeatureClass(3, "tail", "#ff4fd8", "Tidal tail drawn out of the host."),
+        FeatureClass(4, "plume", "#b36bff", "Diffuse plume without a clear tail shape."),
+        FeatureClass(5, "bridge", "#00d1a0", "Bridge of light joining two galaxies."),
+        FeatureClass(6, "diffuse_halo", "#ffe66b", "Diffuse stellar halo around the host."),
+        FeatureClass(7, "cirrus", "#8fa3b8", "Galactic cirrus (dust in the Milky Way)."),
+        FeatureClass(8, "ghost_reflection", "#ff8a5c", "Ghost reflection of a bright star."),
+        FeatureClass(9, "contaminant", "#ff3b30", "Star, artefact or other object to mask out."),
+    ]
+)
+"""A taxonomy like that of the MATLAS survey's Jafar annotation tool: streams,
+shells, tails, plumes, bridges, diffuse halo, cirrus, ghost reflections and
+contaminants."""
+
+TAXONOMIES: Mapping[str, Taxonomy] = MappingProxyType(
+    {"galseg": DEFAULT_TAXONOMY, "matlas": MATLAS_TAXONOMY}
+)
+"""Taxonomy presets by name: ``galseg`` (the default) and ``matlas``."""
+
+
+def get_taxonomy(spec: str | Taxonomy | Mapping[str, Any]) -> Taxonomy:
+    """A taxonomy from a preset name, a :meth:`Taxonomy.to_dict` description, or itself.
+
+    Examples
+    --------
+    >>> [c.name for c in get_taxonomy("matlas").feature_classes][:3]
+    ['stream', 'shell', 'tail']
+    """
+    if isinstance(spec, Taxonomy):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return TAXONOMIES[spec]
+        except KeyError:
+            raise TaxonomyError(
+                f"unknown taxonomy preset {spec!r}; presets are {', '.join(TAXONOMIES)}"
+            ) from None
+    return Taxonomy.from_dict(spec)
+
+
+@dataclass(frozen=True)
+class TaxonomyMapping:
+    """How one group's classes translate into another's, every class accounted for.
+
+    Parameters
+    ----------
+    source, target : Taxonomy
+        The classes masks are in, and the classes they are written in.
+    classes : mapping of str to str
+        Source class name -> target class name, for every source class but
+        ``unlabelled`` (a class mapped to the target's value-0 class is dropped
+        on purpose).
+
+    Raises
+    ------
+    TaxonomyError
+        If a source class is left unmapped, or a name is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mapping = TaxonomyMapping.from_dict(
+    ...     {"taxonomy": "matlas", "classes": {"tidal_stream": "stream", "shell": "shell",
+    ...      "tidal_tail": "tail", "bar": "unlabelled", "contaminant": "contaminant"}},
+    ...     DEFAULT_TAXONOMY)
+    >>> mapping.apply(np.array([[0, 1, 2, 3, 4, 5]], np.uint8)).tolist()
+    [[0, 1, 2, 3, 0, 9]]
+    """
+
+    source: Taxonomy
+    target: Taxonomy
+    classes: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        source_names = [c.name for c in self.source if c.value != 0]
+        unmapped = [name for name in source_names if name not in self.classes]
+        if unmapped:
+            raise TaxonomyError(
+                f"the mapping leaves {', '.join(unmapped)} unmapped; map every class "
+                "(to 'unlabelled' to drop one)"
+            )
+        for name, target in self.classes.items():
+            source_value, target_value = self.source[name].value, self.target[target].value
+            if source_value == 0 and target_value != 0:
+                raise TaxonomyError(f"the mapping sends {name!r} (unlabelled) to {target!r}")
+
+    @property
+    def lookup(self) -> np.ndarray:
+        """A 256-entry table: source label value -> target label value."""
+        table = np.zeros(256, np.uint8)
+        for name, target in self.classes.items():
+            table[self.source[name].value] = self.target[target].value
+        return table
+
+    def apply(self, mask: np.ndarray) -> np.ndarray:
+        """The mask in the target's classes."""
+        return self.lookup[np.asarray(mask, dtype=np.uint8)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form :meth:`from_dict` reads, with the target taxonomy in full."""
+        return {"taxonomy": self.target.to_dict(), "classes": dict(self.classes)}
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], source: Taxonomy) -> TaxonomyMapping:
+        """Read ``{"taxonomy": <preset name or description>, "classes": {source: target}}``."""
+        try:
+            target, classes = get_taxonomy(spec["taxonomy"]), dict(spec["classes"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TaxonomyError(
+                "a mapping needs 'taxonomy' (a preset name or classes) and 'classes' "
+                f"(source name -> target name): {exc!r}"
+            ) from None
+        return cls(source, target, classes)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, source: Taxonomy) -> TaxonomyMapping:
+        """Read a mapping from a JSON file; errors name the file."""
+        try:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise TaxonomyError(f"{path}: cannot read the mapping ({exc.strerror})") from None
+        except ValueError as exc:
+            raise TaxonomyError(f"{path}: the mapping is not JSON ({exc})") from None
+        try:
+            return cls.from_dict(spec, source)
+        except TaxonomyError as exc:
+            raise TaxonomyError(f"{path}: {exc}") from None

@@ -32,6 +32,19 @@ def test_help_lists_the_commands(capsys):
         assert command in out
 
 
+def test_simulate_help_lists_every_survey_preset_and_rubin_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "survey preset: legacy, hsc, euclid, rubin" in out
+    args = ["simulate", "--n", "1", "--size", "48", "--survey", "rubin", "--out", str(tmp_path)]
+    assert main(args) == 0
+    (path,) = tmp_path.glob("sim_*.fits")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "bands:       u, g, r, i, z, y" in out and "0.2000 arcsec/px" in out
+
+
 def test_info_on_a_cutout(cutout_file, capsys):
     path, cutout = cutout_file
     assert main(["info", str(path)]) == 0

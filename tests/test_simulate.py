@@ -53,6 +53,7 @@ def visible_peak(sim, kind: str) -> float:
         ("legacy", ("g", "r", "z"), 0.262, 22.5),
         ("hsc", ("g", "r", "i"), 0.168, 27.0),
         ("euclid", ("VIS",), 0.1, 30.0),
+        ("rubin", ("u", "g", "r", "i", "z", "y"), 0.2, 31.4),
     ],
 )
 def test_cutout_follows_its_preset(name, bands, scale, zero_point):

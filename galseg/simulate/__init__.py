@@ -66,7 +66,7 @@ from ._scene import (
     simulate_cutout,
     simulate_galaxy,
 )
-from ._surveys import SURVEYS, Band, Survey, surface_brightness_limit
+from ._surveys import SURVEYS, Band, Survey, identify_survey, surface_brightness_limit
 from ._truth import truth_limit, truth_limit_flux, truth_mask, visible, visible_limit_flux
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "Band",
     "SimulatedGalaxy",
     "Survey",
+    "identify_survey",
     "simulate_cutout",
     "simulate_galaxy",
     "surface_brightness_limit",

@@ -103,7 +103,7 @@ def simulate_galaxy(
         position, noise) has its own random stream, so forcing a feature or its
         brightness leaves the other parts unchanged.
     survey : str or Survey
-        Preset name (``"legacy"``, ``"hsc"``, ``"euclid"``) or a preset.
+        Preset name (``"legacy"``, ``"hsc"``, ``"euclid"``, ``"rubin"``) or a preset.
     size : int
         Side of the square cutout in pixels (at least 32). Galaxy and feature
         sizes scale with it; the PSF does not.

@@ -19,7 +19,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["Band", "Survey", "SURVEYS", "surface_brightness_limit", "get_survey"]
+__all__ = [
+    "Band",
+    "Survey",
+    "SURVEYS",
+    "surface_brightness_limit",
+    "get_survey",
+    "identify_survey",
+]
 
 
 def surface_brightness_limit(
@@ -216,8 +223,61 @@ EUCLID = Survey(
     "VIS",
 )
 
-SURVEYS: Mapping[str, Survey] = MappingProxyType({s.name: s for s in (LEGACY, HSC, EUCLID)})
-"""The survey presets by name: ``legacy``, ``hsc``, ``euclid``."""
+# Rubin LSST, 0.2″/px, pixel values in nJy (AB zero point 31.4), the 10-year
+# coadd. Depth: r ≈ 30.3 mag/arcsec² at 3σ in 10″×10″ boxes (the 10-year
+# figure of Martin et al. 2022, MNRAS 513, 1459); the other bands follow the
+# relative 10-year 5σ point-source depths of the Science Requirements
+# (u 26.1, g 27.4, r 27.5, i 26.8, z 26.1, y 24.9): u 28.9, g 30.2, i 29.6,
+# z 28.9, y 27.7. PSF: the delivered median FWHM u 0.92″, g 0.87″, r 0.83″,
+# i 0.80″, z 0.78″, y 0.76″. Colour slopes: u − r ≈ 2.5 (g − r) for galaxy
+# light; i, z as for HSC and the Legacy Surveys; y − r ≈ −1.1 (g − r).
+_RUBIN = 0.2
+RUBIN = Survey(
+    "rubin",
+    _RUBIN,
+    (
+        _band("u", 31.4, 0.92, 2.5, 28.9, _RUBIN, 2.5),
+        _band("g", 31.4, 0.87, 2.5, 30.2, _RUBIN, 1.0),
+        _band("r", 31.4, 0.83, 2.5, 30.3, _RUBIN, 0.0),
+        _band("i", 31.4, 0.80, 2.5, 29.6, _RUBIN, -0.45),
+        _band("z", 31.4, 0.78, 2.5, 28.9, _RUBIN, -0.95),
+        _band("y", 31.4, 0.76, 2.5, 27.7, _RUBIN, -1.1),
+    ),
+    "r",
+)
+
+SURVEYS: Mapping[str, Survey] = MappingProxyType(
+    {s.name: s for s in (LEGACY, HSC, EUCLID, RUBIN)}
+)
+"""The survey presets by name: ``legacy``, ``hsc``, ``euclid``, ``rubin``."""
+
+_SURVEY_ALIASES = {
+    "legacy": ("legacy", "decals", "desi", "decam"),
+    "hsc": ("hsc", "subaru", "hyper suprime"),
+    "euclid": ("euclid",),
+    "rubin": ("rubin", "lsst"),
+}
+
+
+def identify_survey(name: str | None) -> Survey | None:
+    """The preset of the survey a header value names, or None if none matches.
+
+    ``name`` is what a FITS header says (``SURVEY``, ``TELESCOP``,
+    ``DATASET``; :attr:`galseg.Cutout.survey` holds it): a preset's name or a
+    common name of the survey, its telescope or its camera, in any case.
+
+    Examples
+    --------
+    >>> identify_survey("LSSTCam").name, identify_survey("Subaru/HSC").name
+    ('rubin', 'hsc')
+    >>> identify_survey("DECam").name, identify_survey("2MASS") is None
+    ('legacy', True)
+    """
+    text = (name or "").strip().lower()
+    for preset, aliases in _SURVEY_ALIASES.items():
+        if text and any(alias in text for alias in aliases):
+            return SURVEYS[preset]
+    return None
 
 
 def get_survey(survey: str | Survey) -> Survey:

@@ -118,7 +118,8 @@ class AnnotatorWidget(QWidget):
         who.addRow("", self.save_label)
         layout.addLayout(who)
 
-        classes = QGroupBox("Class (keys 1-5)")
+        keys = [c.value for c in taxonomy.feature_classes if c.value <= 9]
+        classes = QGroupBox(f"Class (keys {keys[0]}-{keys[-1]})" if keys else "Class")
         class_layout = QVBoxLayout(classes)
         self.class_buttons = QButtonGroup(self)
         for cls in taxonomy.feature_classes:

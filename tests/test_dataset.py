@@ -1,0 +1,283 @@
+"""Tests of data sets that travel: export with a data card, import, merge, mappings, MOCs."""
+
+import json
+import os
+from pathlib import Path
+
+import astropy
+import astropy.units as u
+import numpy as np
+import pytest
+import zarr
+
+from galseg import (
+    DEFAULT_TAXONOMY,
+    MaskStore,
+    StoreError,
+    TaxonomyError,
+    __version__,
+    read_cutout,
+)
+from galseg.cli import main
+from galseg.export import export_dataset
+from galseg.merge import import_dataset
+from galseg.taxonomy import MATLAS_TAXONOMY, TaxonomyMapping
+
+from .test_store import make_cutout, random_mask
+
+NGC1316 = Path(astropy.__path__[0]) / "io" / "fits" / "tests" / "data" / "comp.fits"
+MATLAS_MAPPING = {
+    "taxonomy": "matlas",
+    "classes": {
+        "tidal_stream": "stream",
+        "shell": "shell",
+        "tidal_tail": "tail",
+        "bar": "unlabelled",
+        "contaminant": "contaminant",
+    },
+}
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A store with the real NGC 1316 image (shells painted by ada twice, a stream by bob)
+    and a simulated-like Legacy cutout flagged no_feature by carl."""
+    store = MaskStore.open(tmp_path / "work.zarr")
+    ngc1316 = store.add_cutout(read_cutout(NGC1316))
+    shells = np.zeros((300, 440), np.uint8)
+    shells[100:140, 200:320] = 2
+    store.save_mask(ngc1316, np.ones((300, 440), np.uint8), "ada")
+    store.save_mask(ngc1316, shells, "ada")
+    stream = np.zeros((300, 440), np.uint8)
+    stream[200:204, 20:400] = 1
+    store.save_mask(ngc1316, stream, "bob", "assisted", metadata={"model": "galseg-assist"})
+    legacy = store.add_cutout(make_cutout(0))
+    store.save_mask(legacy, random_mask(0), "ada")
+    store.set_flag(legacy, "no_feature", "carl")
+    return store, ngc1316, legacy
+
+
+def snapshot(store):
+    """Everything a store holds, to compare before and after."""
+    return {
+        cid: (
+            store.info(cid)["content_hash"],
+            [(r.annotator, r.time, r.provenance, dict(r.metadata)) for r in store.history(cid)],
+            store.flags(cid),
+        )
+        for cid in store.ids()
+    }
+
+
+def test_export_then_import_is_lossless_and_reimport_adds_nothing(work, tmp_path):
+    store, ngc1316, legacy = work
+    export_dataset(store, tmp_path / "shared")
+
+    report = import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
+    theirs = MaskStore.open(tmp_path / "theirs.zarr", mode="r")
+    assert (report.cutouts_added, report.revisions_added, report.flags_added) == (2, 3, 1)
+    assert theirs.ids() == store.ids() and theirs.taxonomy == store.taxonomy
+    for cid in store.ids():
+        ours_info, their_info = store.info(cid), theirs.info(cid)
+        keys = ("content_hash", "bands", "shape", "wcs", "pixel_scale", "survey", "zero_points")
+        for key in keys:
+            assert their_info[key] == ours_info[key], key
+        np.testing.assert_array_equal(theirs.cutout(cid).data, store.cutout(cid).data)
+        assert theirs.flags(cid) == store.flags(cid)
+        for who, rev in store.latest_by_annotator(cid).items():
+            got = theirs.latest(cid, who)
+            assert (got.time, got.provenance, got.metadata) == (
+                rev.time,
+                rev.provenance,
+                rev.metadata,
+            )
+            np.testing.assert_array_equal(
+                theirs.load_mask(cid, revision=got.revision),
+                store.load_mask(cid, revision=rev.revision),
+            )
+
+    before = snapshot(theirs)
+    again = import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
+    assert (again.cutouts_added, again.revisions_added, again.revisions_present) == (0, 0, 3)
+    assert snapshot(theirs) == before
+    # and back into the store it came from: nothing new either
+    home = import_dataset(tmp_path / "shared", store.path)
+    assert (home.revisions_added, home.revisions_present) == (0, 3)
+
+
+def test_the_data_card_describes_the_data_set(work, tmp_path):
+    store, ngc1316, legacy = work
+    export_dataset(store, tmp_path / "shared")
+    card = json.loads((tmp_path / "shared" / "dataset.json").read_text())
+    assert card["galseg_version"] == __version__ and card["pixels"] is True
+    assert card["taxonomy"] == store.taxonomy.to_dict()
+    assert card["counts"]["annotators"]["ada"] == {
+        "masks": 2,
+        "cutouts": 2,
+        "classes": {"bar": 1, "contaminant": 1, "shell": 2, "tidal_stream": 1, "tidal_tail": 1},
+    }
+    assert card["counts"]["classes"]["tidal_stream"]["pixels"] == 4 * 380 + int(
+        (random_mask(0) == 1).sum()
+    )
+    assert card["surveys"]["legacy"]["pixel_scales_arcsec"] == [0.262]
+    # the legacy cutout's r band: unit-variance noise at zero point 22.5 and 0.262"/px
+    limit = 22.5 - 2.5 * np.log10(1.0 / 0.262**2) + 2.5 * np.log10(10 / 0.262) - 2.5 * np.log10(3)
+    assert card["surveys"]["legacy"]["sb_limit_3sigma_10arcsec"]["r"] == pytest.approx(
+        limit, abs=0.15
+    )
+    files = {
+        path.relative_to(tmp_path / "shared").as_posix()
+        for path in (tmp_path / "shared").rglob("*")
+        if path.is_file() and path.name != "dataset.json"
+    }
+    assert set(card["files"]) == files and "README.md" in files
+    readme = (tmp_path / "shared" / "README.md").read_text()
+    assert f"galseg {__version__}" in readme and "| 2 | shell | 2 |" in readme
+
+
+def test_a_zip_without_pixels_through_the_command_line(work, tmp_path, capsys):
+    store, ngc1316, legacy = work
+    out = tmp_path / "shared.zip"
+    assert main(["export", str(store.path), str(out), "--zip", "--no-pixels"]) == 0
+    assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "shared.zip",
+        "work.zarr",
+    ]
+    capsys.readouterr()
+    # the collaborator holds the NGC 1316 image, but not the other (made from an array)
+    theirs = MaskStore.open(tmp_path / "theirs.zarr")
+    theirs.add_cutout(read_cutout(NGC1316))
+    theirs.save_mask(ngc1316, np.zeros((300, 440), np.uint8), "dee")
+    assert main(["import", str(out), "--into", str(theirs.path)]) == 1
+    err = capsys.readouterr().err
+    assert f"cutout {legacy}: the data set has no pixels for it" in err and err.count("\n") == 1
+    assert theirs.ids() == [ngc1316] and len(theirs.history(ngc1316)) == 1
+
+    theirs.add_cutout(make_cutout(0))
+    assert main(["import", str(out), "--into", str(theirs.path)]) == 0
+    assert "imported 3 revisions and 0 new cutouts" in capsys.readouterr().out
+    assert [r.annotator for r in theirs.history(ngc1316)] == ["dee", "ada", "bob"]
+    np.testing.assert_array_equal(theirs.load_mask(legacy, "ada"), store.load_mask(legacy, "ada"))
+
+
+def tamper_chunk(folder):
+    chunk = next(p for p in sorted((folder / "masks.zarr").rglob("c/*/*")) if p.is_file())
+    chunk.write_bytes(chunk.read_bytes()[:-5])
+
+
+def add_file(folder):
+    (folder / "masks.zarr" / "notes.txt").write_text("added later")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (tamper_chunk, "checksum differs from the data card"),
+        (add_file, "notes.txt: not in the data card"),
+        (lambda folder: (folder / "manifest.ecsv").unlink(), "manifest.ecsv: missing"),
+    ],
+)
+def test_a_tampered_data_set_is_refused_with_nothing_written(work, tmp_path, damage, message):
+    store, _, _ = work
+    export_dataset(store, tmp_path / "shared")
+    damage(tmp_path / "shared")
+    with pytest.raises(StoreError, match=message):
+        import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
+    assert not (tmp_path / "theirs.zarr").exists()
+
+
+def test_a_truncated_zip_is_refused_in_one_line(work, tmp_path, capsys):
+    store, _, _ = work
+    export_dataset(store, tmp_path / "shared.zip", zip=True)
+    data = (tmp_path / "shared.zip").read_bytes()
+    (tmp_path / "cut.zip").write_bytes(data[: len(data) * 2 // 3])
+    assert main(["import", str(tmp_path / "cut.zip"), "--into", str(tmp_path / "t.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("galseg: error: ") and "cut.zip" in err and err.count("\n") == 1
+    assert not (tmp_path / "t.zarr").exists()
+
+
+def test_a_clashing_data_set_is_refused_with_nothing_changed(work, tmp_path):
+    store, ngc1316, legacy = work
+    export_dataset(store, tmp_path / "shared")
+    theirs = MaskStore.open(tmp_path / "theirs.zarr")
+    theirs.add_cutout(read_cutout(NGC1316))
+    theirs.save_mask(ngc1316, np.zeros((300, 440), np.uint8), "dee")
+    image = zarr.open_array(theirs.path / "cutouts" / ngc1316 / "image", mode="r+")
+    image[0, 10, 10] = image[0, 10, 10] + 1.0  # other pixels under the same content hash
+    before = snapshot(theirs)
+    with pytest.raises(StoreError, match=f"cutout {ngc1316}: clashes with different pixels"):
+        import_dataset(tmp_path / "shared", theirs.path)
+    assert snapshot(theirs) == before and legacy not in theirs
+
+
+def test_pixels_altered_with_a_rewritten_card_are_refused(work, tmp_path):
+    store, ngc1316, _ = work
+    export_dataset(store, tmp_path / "shared")
+    folder = tmp_path / "shared"
+    image = zarr.open_array(folder / "masks.zarr" / "cutouts" / ngc1316 / "image", mode="r+")
+    image[0, 0, 0] = 1e6
+    card = json.loads((folder / "dataset.json").read_text())
+    from galseg.datacard import checksums
+
+    card["files"] = checksums(folder)
+    (folder / "dataset.json").write_text(json.dumps(card))
+    with pytest.raises(StoreError, match="do not match its content hash"):
+        import_dataset(folder, tmp_path / "theirs.zarr")
+    assert not (tmp_path / "theirs.zarr").exists()
+
+
+def test_export_through_a_taxonomy_mapping(work, tmp_path, capsys):
+    store, ngc1316, legacy = work
+    mapping_file = tmp_path / "to_matlas.json"
+    mapping_file.write_text(json.dumps(MATLAS_MAPPING))
+    out = tmp_path / "matlas"
+    assert main(["export", str(store.path), str(out), "--map", str(mapping_file)]) == 0
+    capsys.readouterr()
+    exported = MaskStore.open(out / "masks.zarr", mode="r")
+    assert exported.taxonomy == MATLAS_TAXONOMY
+    original = store.load_mask(legacy, "ada")
+    mapped = exported.load_mask(legacy, "ada")
+    for source_name, target_name in MATLAS_MAPPING["classes"].items():
+        value = store.taxonomy[source_name].value
+        assert (mapped[original == value] == MATLAS_TAXONOMY[target_name].value).all()
+    assert json.loads((out / "dataset.json").read_text())["mapping"]["classes"] == (
+        MATLAS_MAPPING["classes"]
+    )
+    # their classes are not the store's: importing them back is refused
+    with pytest.raises(StoreError, match="export it through a mapping"):
+        import_dataset(out, store.path)
+
+    partial = {**MATLAS_MAPPING, "classes": {"tidal_stream": "stream", "shell": "shell"}}
+    mapping_file.write_text(json.dumps(partial))
+    assert main(["export", str(store.path), str(tmp_path / "x"), "--map", str(mapping_file)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "to_matlas.json" in err
+    assert "tidal_tail, bar, contaminant unmapped" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_mapping_to_an_unknown_class_is_refused():
+    with pytest.raises(TaxonomyError, match="unknown class 'streams'"):
+        TaxonomyMapping.from_dict(
+            {**MATLAS_MAPPING, "classes": {**MATLAS_MAPPING["classes"], "shell": "streams"}},
+            DEFAULT_TAXONOMY,
+        )
+
+
+def test_class_footprints_as_mocs(work, tmp_path):
+    from mocpy import MOC
+
+    store, ngc1316, _ = work
+    export_dataset(store, tmp_path / "shared", moc=True)
+    names = sorted(p.stem for p in (tmp_path / "shared" / "moc").glob("*.fits"))
+    assert names == ["bar", "contaminant", "shell", "tidal_stream", "tidal_tail"]
+    shell = MOC.load(tmp_path / "shared" / "moc" / "shell.fits", format="fits")
+    wcs = store.cutout(ngc1316).wcs.celestial
+    inside_and_outside = wcs.pixel_to_world([260, 60], [120, 40])
+    assert shell.contains_skycoords(inside_and_outside).tolist() == [True, False]
+    # the MOC's area is the painted area, to within a cell's width around the edge
+    painted = 40 * 120 * (store.info(ngc1316)["pixel_scale"] * u.arcsec) ** 2
+    area = shell.sky_fraction * 4 * np.pi * u.sr
+    assert area.to_value(u.arcsec**2) == pytest.approx(painted.to_value(u.arcsec**2), rel=0.35)
+    assert os.path.getsize(tmp_path / "shared" / "moc" / "shell.fits") < 100_000
