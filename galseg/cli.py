@@ -270,6 +270,11 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     finetune.add_argument(
         "--strokes", type=_positive_int, default=3, help="strokes per class in the score"
     )
+    finetune.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite OUT if it exists, and write it even if it scores no better than CKPT",
+    )
     _add_run_options(finetune, steps=300, batch=4, lr=3e-4, seed=0)
     finetune.set_defaults(run=_finetune)
 
@@ -526,6 +531,7 @@ def _finetune(args: argparse.Namespace) -> int:
         annotator=args.annotator,
         holdout=args.holdout,
         strokes=args.strokes,
+        force=args.force,
         **_run_options(args),
     )
     print(_describe_training(report.training))
@@ -534,7 +540,15 @@ def _finetune(args: argparse.Namespace) -> int:
         f"{report.strokes} strokes ({report.n_scored} classes) "
         f"{report.score_before:.3f} -> {report.score_after:.3f}"
     )
-    return 0
+    if report.written:
+        better = "better" if report.improved else "no better, written as --force asks"
+        print(f"wrote {args.out} ({better} than {args.start.name})")
+        return 0
+    print(
+        f"kept {args.start}: the retrained model scored no better, so {args.out} was not "
+        "written (--force writes it anyway)"
+    )
+    return 1
 
 
 def _bench_completion(args: argparse.Namespace) -> int:
