@@ -125,9 +125,42 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     _add_predict(sub)
+    _add_agreement(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_agreement(sub: argparse._SubParsersAction) -> None:
+    """The ``agreement`` and ``consensus`` commands."""
+    agreement = sub.add_parser(
+        "agreement",
+        help="how far the annotators of a store agree, with each other, a consensus and truth",
+        description="Per class: IoU between each pair of annotators on the cutouts they share, "
+        "each annotator against the STAPLE consensus, STAPLE's estimate of each annotator's "
+        "sensitivity and specificity, and with --truth each annotator and the consensus "
+        "against the truth, also over time.",
+    )
+    agreement.add_argument("store", type=Path, metavar="STORE")
+    agreement.add_argument(
+        "--truth", type=Path, metavar="TRUTH_STORE", help="store of truth masks (same cutouts)"
+    )
+    agreement.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    agreement.add_argument(
+        "--plots", type=Path, metavar="DIR", help="write PNGs: agreement matrices, skill over time"
+    )
+    agreement.set_defaults(run=_agreement)
+
+    consensus = sub.add_parser(
+        "consensus",
+        help="save the annotators' STAPLE consensus masks into a store",
+        description="Save the STAPLE consensus of each cutout that two or more annotators "
+        "painted into OUT, as annotator 'consensus' with provenance 'consensus', with each "
+        "pixel's agreement fraction.",
+    )
+    consensus.add_argument("store", type=Path, metavar="STORE")
+    consensus.add_argument("--out", required=True, type=Path, help="store to write (may be STORE)")
+    consensus.set_defaults(run=_consensus)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -505,6 +538,28 @@ def _predict(args: argparse.Namespace) -> int:
     if len(report.failures) > 10:
         print(f"  ... and {len(report.failures) - 10} more in the report")
     return 1 if report.total and report.counts["failed"] == report.total else 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from .agreement import measure_agreement, plot_agreement
+
+    report = measure_agreement(args.store, truth=args.truth)
+    print(report.text())
+    if args.json:
+        report.write_json(args.json)
+        print(f"report: {args.json}")
+    if args.plots:
+        for path in plot_agreement(report, args.plots):
+            print(f"plot: {path}")
+    return 0
+
+
+def _consensus(args: argparse.Namespace) -> int:
+    from .agreement import write_consensus
+
+    written = write_consensus(args.store, args.out, progress=True)
+    print(f"{written} consensus masks (annotator 'consensus') written to {args.out}")
+    return 0
 
 
 def _train_encoder(args: argparse.Namespace) -> int:
