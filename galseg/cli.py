@@ -105,7 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Open FITS cutouts (files, folders of them, or a galseg store) in napari "
         "with the annotator docked; every stroke is saved to STORE within 2 seconds.",
     )
-    annotate.add_argument("paths", nargs="+", metavar="PATH", help="FITS files, folders or stores")
+    annotate.add_argument("paths", nargs="*", metavar="PATH", help="FITS files, folders or stores")
+    annotate.add_argument(
+        "--order",
+        type=Path,
+        metavar="QUEUE.csv",
+        help="open the cutouts of a galseg rank queue first, in its order",
+    )
     annotate.add_argument(
         "--store", required=True, type=Path, help="mask store (created if missing)"
     )
@@ -125,10 +131,43 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     _add_predict(sub)
+    _add_rank(sub)
     _add_agreement(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
+
+
+def _add_rank(sub: argparse._SubParsersAction) -> None:
+    """The ``rank`` command (which cutout to paint next)."""
+    rank = sub.add_parser(
+        "rank",
+        help="order cutouts for annotation, most informative first",
+        description="Run automatic mode over INPUTS on Dask (as galseg predict, keeping "
+        "uncertainty and embeddings in STORE) and write QUEUE.csv (rank,score,source), most "
+        "informative first, for galseg annotate --order.",
+    )
+    rank.add_argument(
+        "inputs", nargs="+", metavar="INPUTS", help="FITS files, folders, globs, catalogues"
+    )
+    rank.add_argument("--out", required=True, type=Path, metavar="QUEUE.csv", help="queue to write")
+    rank.add_argument("--checkpoint", type=Path, help="model (default: the shipped one)")
+    rank.add_argument(
+        "--by",
+        default="uncertainty",
+        metavar="uncertainty|diversity|similar:CUTOUT",
+        help="most uncertain first (default), spread over the embedding space, or nearest "
+        "to CUTOUT first",
+    )
+    rank.add_argument(
+        "--store",
+        type=Path,
+        help="mask store for the predictions and embeddings (default: QUEUE-predicted.zarr "
+        "beside the queue); what it holds is reused",
+    )
+    rank.add_argument("--scheduler", help="address of a running Dask scheduler")
+    rank.add_argument("--workers", type=_positive_int, help="local Dask workers")
+    rank.set_defaults(run=_rank)
 
 
 def _add_agreement(sub: argparse._SubParsersAction) -> None:
@@ -540,6 +579,24 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if report.total and report.counts["failed"] == report.total else 0
 
 
+def _rank(args: argparse.Namespace) -> int:
+    from .rank import rank_cutouts, write_queue
+
+    store = args.store or args.out.with_name(f"{args.out.stem}-predicted.zarr")
+    ranked = rank_cutouts(
+        args.inputs,
+        store,
+        by=args.by,
+        checkpoint=args.checkpoint,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=True,
+    )
+    write_queue(args.out, ranked)
+    print(f"{len(ranked)} cutouts ranked by {args.by} into {args.out}; first: {ranked[0].source}")
+    return 0
+
+
 def _agreement(args: argparse.Namespace) -> int:
     from .agreement import measure_agreement, plot_agreement
 
@@ -650,7 +707,17 @@ def _describe_training(report) -> str:
 
 
 def _annotate(args: argparse.Namespace) -> int:
-    return _open_annotator(args.paths, args.store, args)
+    return _open_annotator(annotation_paths(args.paths, args.order), args.store, args)
+
+
+def annotation_paths(paths: Sequence[str | Path], order: Path | None) -> list[Path]:
+    """What ``galseg annotate`` opens: a queue's files in its order, then ``paths``."""
+    from .rank import read_queue
+
+    ordered = [*(read_queue(order) if order else []), *map(Path, paths)]
+    if not ordered:
+        raise GalsegError("galseg annotate needs cutouts: PATH... or --order QUEUE.csv")
+    return ordered
 
 
 def _demo(args: argparse.Namespace) -> int:

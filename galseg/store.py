@@ -640,7 +640,9 @@ class MaskStore:
         """
         name = _revision_name(revision)
         if not (self._existing_cutout_dir(cutout_id) / "agreement" / name / "zarr.json").exists():
-            raise StoreError(f"{self.path}: cutout {cutout_id} has no agreement for revision {revision}")
+            raise StoreError(
+                f"{self.path}: cutout {cutout_id} has no agreement for revision {revision}"
+            )
         return self._root[f"cutouts/{cutout_id}/agreement/{name}"][...]
 
     def _ensure_group(self, group: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from galseg import Cutout, MaskStore
-from galseg.agreement import measure_agreement, staple, write_consensus
+from galseg.agreement import measure_agreement, staple
 from galseg.cli import main
 from galseg.simulate import SimulatedAnnotator, simulate_galaxy
 
@@ -89,7 +89,9 @@ def test_agreement_cli_writes_the_json_and_plots(campaign, tmp_path, capsys):
     assert set(careful["per_class"]) == set(data["classes"]) and "shell" in data["classes"]
     assert len(careful["history"]) == 8 and data["consensus"]["iou_vs_truth"] == 1.0
     written = sorted(p.name for p in plots.iterdir())
-    assert written == sorted([*(f"agreement_{c}.png" for c in data["classes"]), "skill_over_time.png"])
+    assert written == sorted(
+        [*(f"agreement_{c}.png" for c in data["classes"]), "skill_over_time.png"]
+    )
     assert all((plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in written)
 
 

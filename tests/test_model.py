@@ -539,7 +539,10 @@ def test_finetune_never_overwrites_out_without_force(store, checkpoint_path, tmp
     report = finetune(
         store, checkpoint_path, out, holdout=0.5, steps=1, batch=2, device="cpu", force=True
     )
-    assert report.written and read_checkpoint(out).identity != read_checkpoint(checkpoint_path).identity
+    assert (
+        report.written
+        and read_checkpoint(out).identity != read_checkpoint(checkpoint_path).identity
+    )
 
 
 # ----------------------------------------------------------------------- CLI

@@ -78,8 +78,9 @@ def consensus(cutouts: Sequence[AnnotatedCutout], taxonomy: Taxonomy) -> Consens
             best[cutout.cutout_id][wins] = probability[wins]
             labels[cutout.cutout_id][wins] = feature.value
     agreement = {
-        c.cutout_id: np.mean([m == labels[c.cutout_id] for m in c.masks.values()], axis=0)
-        .astype(np.float32)
+        c.cutout_id: np.mean([m == labels[c.cutout_id] for m in c.masks.values()], axis=0).astype(
+            np.float32
+        )
         for c in shared
     }
     return Consensus(labels, agreement, sensitivity, specificity)

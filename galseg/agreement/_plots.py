@@ -64,13 +64,18 @@ def _matrix(plt, report: AgreementReport, name: str, path: Path) -> Path:
     keys = ["iou_vs_consensus"] + (["iou_vs_truth"] if report.truth else [])
     side = np.array(
         [
-            [np.nan if (v := report.annotators[n]["per_class"][name][k]) is None else v for k in keys]
+            [
+                np.nan if (v := report.annotators[n]["per_class"][name][k]) is None else v
+                for k in keys
+            ]
             for n in names
         ]
     )
     size = 1.2 + 0.55 * (len(names) + len(columns))
     figure, axes = plt.subplots(
-        1, 2, figsize=(size + 1.5, 0.55 * len(names) + 1.8),
+        1,
+        2,
+        figsize=(size + 1.5, 0.55 * len(names) + 1.8),
         gridspec_kw={"width_ratios": [len(names), len(columns)]},
     )
     for ax, values, labels in ((axes[0], scores, names), (axes[1], side, columns)):
@@ -79,8 +84,15 @@ def _matrix(plt, report: AgreementReport, name: str, path: Path) -> Path:
         ax.set_yticks(range(len(names)), names)
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center",
-                        color="black" if v > 0.6 else "white", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    color="black" if v > 0.6 else "white",
+                    fontsize=8,
+                )
     axes[1].set_yticks([])
     axes[0].set_title("pairwise IoU")
     axes[1].set_title("IoU against")

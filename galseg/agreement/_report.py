@@ -139,9 +139,7 @@ def measure_agreement(
     agreed = consensus(cutouts, store.taxonomy)
     classes = _classes(cutouts, store.taxonomy)
     names = sorted({who for c in cutouts for who in c.masks})
-    annotators = {
-        who: _annotator(who, cutouts, agreed, classes) for who in names
-    }
+    annotators = {who: _annotator(who, cutouts, agreed, classes) for who in names}
     return AgreementReport(
         store=str(store.path),
         truth=None if truth is None else str(truth.path),
@@ -182,7 +180,9 @@ def _annotator(
     classes: Sequence[tuple[str, int]],
 ) -> dict[str, Any]:
     mine = [c for c in cutouts if who in c.masks]
-    vs_consensus = [(c.masks[who], agreed.labels[c.cutout_id]) for c in mine if c.cutout_id in agreed.labels]
+    vs_consensus = [
+        (c.masks[who], agreed.labels[c.cutout_id]) for c in mine if c.cutout_id in agreed.labels
+    ]
     with_truth = sorted((c for c in mine if c.truth is not None), key=lambda c: c.times[who])
     vs_truth = [(c.masks[who], c.truth) for c in with_truth]
     per_class = {
@@ -221,7 +221,9 @@ def _pairwise(
     result = {}
     for name, value in classes:
         n = len(names)
-        scores: list[list[float | None]] = [[1.0 if i == j else None for j in range(n)] for i in range(n)]
+        scores: list[list[float | None]] = [
+            [1.0 if i == j else None for j in range(n)] for i in range(n)
+        ]
         counts = [[0] * n for _ in range(n)]
         for i, j in combinations(range(n), 2):
             shared = [c for c in cutouts if names[i] in c.masks and names[j] in c.masks]

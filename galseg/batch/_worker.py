@@ -294,6 +294,7 @@ def _write(
                 "model": model,
                 "threshold": assistant.threshold,
                 "confidence": result.confidence,
+                "uncertainty": result.uncertainty,
                 "name": pending.item.name,
             },
         )

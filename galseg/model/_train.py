@@ -443,7 +443,7 @@ class FinetuneReport:
 
     @property
     def improved(self) -> bool:
-        """Whether the fine-tuned checkpoint scored better than the start on the held-back cutouts."""
+        """Whether the fine-tuned checkpoint beat the start on the held-back cutouts."""
         return self.score_after > self.score_before
 
     @property
