@@ -104,7 +104,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Open FITS cutouts (files, folders of them, or a galseg store) in napari "
         "with the annotator docked; every stroke is saved to STORE within 2 seconds.",
     )
-    annotate.add_argument("paths", nargs="+", metavar="PATH", help="FITS files, folders or stores")
+    annotate.add_argument("paths", nargs="*", metavar="PATH", help="FITS files, folders or stores")
+    annotate.add_argument(
+        "--order",
+        type=Path,
+        metavar="QUEUE.csv",
+        help="open the cutouts of a galseg rank queue first, in its order",
+    )
     annotate.add_argument(
         "--store", required=True, type=Path, help="mask store (created if missing)"
     )
@@ -125,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_transfer(sub)
     _add_predict(sub)
+    _add_rank(sub)
+    _add_agreement(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
@@ -205,6 +213,70 @@ def _add_transfer(sub: argparse._SubParsersAction) -> None:
         "features keep their skeleton below it)",
     )
     transfer.set_defaults(run=_transfer)
+
+
+def _add_rank(sub: argparse._SubParsersAction) -> None:
+    """The ``rank`` command (which cutout to paint next)."""
+    rank = sub.add_parser(
+        "rank",
+        help="order cutouts for annotation, most informative first",
+        description="Run automatic mode over INPUTS on Dask (as galseg predict, keeping "
+        "uncertainty and embeddings in STORE) and write QUEUE.csv (rank,score,source), most "
+        "informative first, for galseg annotate --order.",
+    )
+    rank.add_argument(
+        "inputs", nargs="+", metavar="INPUTS", help="FITS files, folders, globs, catalogues"
+    )
+    rank.add_argument("--out", required=True, type=Path, metavar="QUEUE.csv", help="queue to write")
+    rank.add_argument("--checkpoint", type=Path, help="model (default: the shipped one)")
+    rank.add_argument(
+        "--by",
+        default="uncertainty",
+        metavar="uncertainty|diversity|similar:CUTOUT",
+        help="most uncertain first (default), spread over the embedding space, or nearest "
+        "to CUTOUT first",
+    )
+    rank.add_argument(
+        "--store",
+        type=Path,
+        help="mask store for the predictions and embeddings (default: QUEUE-predicted.zarr "
+        "beside the queue); what it holds is reused",
+    )
+    rank.add_argument("--scheduler", help="address of a running Dask scheduler")
+    rank.add_argument("--workers", type=_positive_int, help="local Dask workers")
+    rank.set_defaults(run=_rank)
+
+
+def _add_agreement(sub: argparse._SubParsersAction) -> None:
+    """The ``agreement`` and ``consensus`` commands."""
+    agreement = sub.add_parser(
+        "agreement",
+        help="how far the annotators of a store agree, with each other, a consensus and truth",
+        description="Per class: IoU between each pair of annotators on the cutouts they share, "
+        "each annotator against the STAPLE consensus, STAPLE's estimate of each annotator's "
+        "sensitivity and specificity, and with --truth each annotator and the consensus "
+        "against the truth, also over time.",
+    )
+    agreement.add_argument("store", type=Path, metavar="STORE")
+    agreement.add_argument(
+        "--truth", type=Path, metavar="TRUTH_STORE", help="store of truth masks (same cutouts)"
+    )
+    agreement.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    agreement.add_argument(
+        "--plots", type=Path, metavar="DIR", help="write PNGs: agreement matrices, skill over time"
+    )
+    agreement.set_defaults(run=_agreement)
+
+    consensus = sub.add_parser(
+        "consensus",
+        help="save the annotators' STAPLE consensus masks into a store",
+        description="Save the STAPLE consensus of each cutout that two or more annotators "
+        "painted into OUT, as annotator 'consensus' with provenance 'consensus', with each "
+        "pixel's agreement fraction.",
+    )
+    consensus.add_argument("store", type=Path, metavar="STORE")
+    consensus.add_argument("--out", required=True, type=Path, help="store to write (may be STORE)")
+    consensus.set_defaults(run=_consensus)
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -362,6 +434,11 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     finetune.add_argument(
         "--strokes", type=_positive_int, default=3, help="strokes per class in the score"
+    )
+    finetune.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite OUT if it exists, and write it even if it scores no better than CKPT",
     )
     _add_run_options(finetune, steps=300, batch=4, lr=3e-4, seed=0)
     finetune.set_defaults(run=_finetune)
@@ -672,6 +749,46 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if report.total and report.counts["failed"] == report.total else 0
 
 
+def _rank(args: argparse.Namespace) -> int:
+    from .rank import rank_cutouts, write_queue
+
+    store = args.store or args.out.with_name(f"{args.out.stem}-predicted.zarr")
+    ranked = rank_cutouts(
+        args.inputs,
+        store,
+        by=args.by,
+        checkpoint=args.checkpoint,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=True,
+    )
+    write_queue(args.out, ranked)
+    print(f"{len(ranked)} cutouts ranked by {args.by} into {args.out}; first: {ranked[0].source}")
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from .agreement import measure_agreement, plot_agreement
+
+    report = measure_agreement(args.store, truth=args.truth)
+    print(report.text())
+    if args.json:
+        report.write_json(args.json)
+        print(f"report: {args.json}")
+    if args.plots:
+        for path in plot_agreement(report, args.plots):
+            print(f"plot: {path}")
+    return 0
+
+
+def _consensus(args: argparse.Namespace) -> int:
+    from .agreement import write_consensus
+
+    written = write_consensus(args.store, args.out, progress=True)
+    print(f"{written} consensus masks (annotator 'consensus') written to {args.out}")
+    return 0
+
+
 def _train_encoder(args: argparse.Namespace) -> int:
     report = _model().train_encoder(
         args.out, architecture=args.arch, **_run_options(args, "n", "size")
@@ -716,6 +833,7 @@ def _finetune(args: argparse.Namespace) -> int:
         annotator=args.annotator,
         holdout=args.holdout,
         strokes=args.strokes,
+        force=args.force,
         **_run_options(args),
     )
     print(_describe_training(report.training))
@@ -724,7 +842,15 @@ def _finetune(args: argparse.Namespace) -> int:
         f"{report.strokes} strokes ({report.n_scored} classes) "
         f"{report.score_before:.3f} -> {report.score_after:.3f}"
     )
-    return 0
+    if report.written:
+        better = "better" if report.improved else "no better, written as --force asks"
+        print(f"wrote {args.out} ({better} than {args.start.name})")
+        return 0
+    print(
+        f"kept {args.start}: the retrained model scored no better, so {args.out} was not "
+        "written (--force writes it anyway)"
+    )
+    return 1
 
 
 def _bench_completion(args: argparse.Namespace) -> int:
@@ -777,7 +903,17 @@ def _describe_training(report) -> str:
 
 
 def _annotate(args: argparse.Namespace) -> int:
-    return _open_annotator(args.paths, args.store, args)
+    return _open_annotator(annotation_paths(args.paths, args.order), args.store, args)
+
+
+def annotation_paths(paths: Sequence[str | Path], order: Path | None) -> list[Path]:
+    """What ``galseg annotate`` opens: a queue's files in its order, then ``paths``."""
+    from .rank import read_queue
+
+    ordered = [*(read_queue(order) if order else []), *map(Path, paths)]
+    if not ordered:
+        raise GalsegError("galseg annotate needs cutouts: PATH... or --order QUEUE.csv")
+    return ordered
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -75,10 +75,19 @@ __all__ = [
 FORMAT_VERSION = 1
 """Version of the store layout written by this galseg."""
 
-PROVENANCES = ("painted", "assisted", "predicted", "simulated", "imported", "transferred")
+PROVENANCES = (
+    "painted",
+    "assisted",
+    "predicted",
+    "simulated",
+    "imported",
+    "transferred",
+    "consensus",
+)
 """How a mask revision came about: painted by hand, a model completion accepted
-by the annotator, a model prediction, a simulator's truth, imported, or
-transferred from another survey's cutout (:mod:`galseg.transfer`)."""
+by the annotator, a model prediction, a simulator's truth, imported,
+transferred from another survey's cutout (:mod:`galseg.transfer`), or the
+consensus of several annotators (:mod:`galseg.agreement`)."""
 
 FLAGS = ("no_feature", "unsure", "bad_data")
 """Per-cutout flags an annotator can set."""
@@ -547,10 +556,7 @@ class MaskStore:
             raise StoreError(f"{where}: an embedding must be a finite 1-D vector, got {vector!r}")
         group = self._existing_cutout_dir(cutout_id) / "embeddings"
         with self._writing(f"save an embedding of cutout {cutout_id}"):
-            if not (group / "zarr.json").exists():
-                with staging_dir(self.path) as staged:
-                    zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
-                    publish(staged, group)  # False: another writer made it meanwhile
+            self._ensure_group(group)
             with staging_dir(self.path) as staged:
                 zarr.create_array(
                     LocalStore(staged),
@@ -595,6 +601,74 @@ class MaskStore:
         ids = [cid for cid in self.ids() if self.has_embedding(cid, model)]
         vectors = [self.load_embedding(cid, model) for cid in ids]
         return ids, np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+    # --------------------------------------------------------------- agreement
+    def save_agreement(self, cutout_id: str, fraction: np.ndarray, revision: int) -> None:
+        """Keep, beside a consensus mask revision, the fraction of annotators who agree, per pixel.
+
+        Written atomically to ``cutouts/<id>/agreement/<revision>`` (float32,
+        (y, x), values in [0, 1]).
+
+        Raises
+        ------
+        StoreError
+            If the cutout or revision is unknown, the fraction does not fit,
+            or the store is read only.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from galseg import Cutout, MaskStore
+        >>> store = MaskStore.open(tempfile.mkdtemp() + "/a.zarr")
+        >>> cid = store.add_cutout(Cutout.from_array(np.ones((1, 2, 2)), bands=["r"]))
+        >>> rev = store.save_mask(cid, np.eye(2, dtype=np.uint8), "consensus", "consensus")
+        >>> store.save_agreement(cid, np.array([[1.0, 0.5], [0.5, 1.0]]), rev)
+        >>> store.load_agreement(cid, rev).tolist()
+        [[1.0, 0.5], [0.5, 1.0]]
+        """
+        self._check_writable()
+        rev = self._find_revision(cutout_id, None, revision)
+        where = f"{self.path}: cutout {cutout_id}"
+        fraction = np.asarray(fraction, dtype=np.float32)
+        if fraction.shape != tuple(self.info(cutout_id)["shape"]):
+            raise StoreError(f"{where}: agreement shape {fraction.shape} does not fit the cutout")
+        if not (np.isfinite(fraction).all() and 0 <= fraction.min() and fraction.max() <= 1):
+            raise StoreError(f"{where}: an agreement fraction lies in [0, 1]")
+        group = self._existing_cutout_dir(cutout_id) / "agreement"
+        with self._writing(f"save the agreement of cutout {cutout_id}"):
+            self._ensure_group(group)
+            with staging_dir(self.path) as staged:
+                zarr.create_array(
+                    LocalStore(staged),
+                    data=fraction,
+                    chunks=_chunks(fraction.shape),
+                    dimension_names=("y", "x"),
+                    attributes={"revision": rev.revision, "time": _now()},
+                    zarr_format=3,
+                )
+                publish(staged, group / _revision_name(rev.revision))
+
+    def load_agreement(self, cutout_id: str, revision: int) -> np.ndarray:
+        """The agreement fraction kept with a consensus revision (:meth:`save_agreement`).
+
+        Raises
+        ------
+        StoreError
+            If there is none.
+        """
+        name = _revision_name(revision)
+        if not (self._existing_cutout_dir(cutout_id) / "agreement" / name / "zarr.json").exists():
+            raise StoreError(
+                f"{self.path}: cutout {cutout_id} has no agreement for revision {revision}"
+            )
+        return self._root[f"cutouts/{cutout_id}/agreement/{name}"][...]
+
+    def _ensure_group(self, group: Path) -> None:
+        """Create an empty Zarr group at ``group`` unless it exists."""
+        if not (group / "zarr.json").exists():
+            with staging_dir(self.path) as staged:
+                zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
+                publish(staged, group)  # False: another writer made it meanwhile
 
     # ------------------------------------------------------------------- flags
     def set_flag(self, cutout_id: str, flag: str, annotator: str, on: bool = True) -> None:

@@ -532,7 +532,9 @@ def test_finetune_scores_held_back_cutouts_and_writes_a_loadable_checkpoint(
 ):
     assert {held_back(i, 0.5) for i in store.ids()} == {True, False}
     out = tmp_path / "tuned.safetensors"
-    report = finetune(store, checkpoint_path, out, steps=2, batch=2, holdout=0.5, device="cpu")
+    report = finetune(
+        store, checkpoint_path, out, steps=2, batch=2, holdout=0.5, device="cpu", force=True
+    )
     assert report.n_train + report.n_held_back == 8 and report.n_scored > 0
     assert 0.0 <= report.score_before <= 1.0 and 0.0 <= report.score_after <= 1.0
     assistant = load_assistant(out, device="cpu")
@@ -542,12 +544,42 @@ def test_finetune_scores_held_back_cutouts_and_writes_a_loadable_checkpoint(
     assert card["n_held_back"] == report.n_held_back
 
 
-def test_finetune_refuses_to_overwrite_its_start_or_an_empty_split(store, checkpoint_path):
+def test_finetune_refuses_to_overwrite_its_start_or_to_train_on_one_cutout(
+    store, checkpoint_path, tmp_path
+):
     with pytest.raises(GalsegError, match="not over it"):
         finetune(store, checkpoint_path, checkpoint_path, steps=1, device="cpu")
-    other = checkpoint_path.with_name("x.safetensors")
-    with pytest.raises(GalsegError, match="both are needed"):
-        finetune(store, checkpoint_path, other, holdout=1e-9, steps=1, device="cpu")
+    single = MaskStore.open(tmp_path / "single.zarr")
+    cutout_id = store.ids()[0]
+    single.add_cutout(store.cutout(cutout_id))
+    single.save_mask(cutout_id, store.load_mask(cutout_id, "ada"), "ada")
+    with pytest.raises(GalsegError, match="single.zarr: masks on 1 cutout.*two or more"):
+        finetune(single, checkpoint_path, tmp_path / "x.safetensors", steps=1, device="cpu")
+
+
+def test_finetune_holds_back_a_cutout_even_when_the_fraction_picks_none(store, checkpoint_path):
+    assert not any(held_back(i, 1e-9) for i in store.ids())
+    out = checkpoint_path.with_name("small-holdout.safetensors")
+    report = finetune(
+        store, checkpoint_path, out, holdout=1e-9, steps=1, batch=2, device="cpu", force=True
+    )
+    assert (report.n_train, report.n_held_back) == (7, 1) and report.n_scored >= 1
+    assert report.written and report.checkpoint == out and out.exists()
+
+
+def test_finetune_never_overwrites_out_without_force(store, checkpoint_path, tmp_path):
+    out = tmp_path / "mine.safetensors"
+    out.write_bytes(b"an earlier model")
+    with pytest.raises(GalsegError, match="mine.safetensors: exists already.*--force"):
+        finetune(store, checkpoint_path, out, holdout=0.5, steps=1, device="cpu")
+    assert out.read_bytes() == b"an earlier model"
+    report = finetune(
+        store, checkpoint_path, out, holdout=0.5, steps=1, batch=2, device="cpu", force=True
+    )
+    assert (
+        report.written
+        and read_checkpoint(out).identity != read_checkpoint(checkpoint_path).identity
+    )
 
 
 # ----------------------------------------------------------------------- CLI
@@ -557,9 +589,10 @@ def test_cli_trains_an_encoder_a_head_and_finetunes(tmp_path, store, capsys):
     assert main(["train", "encoder", "--out", str(enc), *common]) == 0
     assert main(["train", "head", "--encoder", str(enc), "--out", str(head), *common]) == 0
     tune = ["--store", str(store.path), "--from", str(head), "--out", str(tuned)]
-    assert main(["finetune", *tune, "--steps", "1", "--holdout", "0.5", "--device", "cpu"]) == 0
+    tune += ["--steps", "1", "--holdout", "0.5", "--device", "cpu", "--force"]
+    assert main(["finetune", *tune]) == 0
     out = capsys.readouterr().out
-    assert "held back" in out and "->" in out
+    assert "held back" in out and "->" in out and f"wrote {tuned}" in out
     card = read_checkpoint(head).card["training"]
     assert card["command"].startswith("galseg train head --encoder")
     load_assistant(tuned, device="cpu")

@@ -9,12 +9,14 @@ expert paints by a convention the simulator's truth does not follow.
 from __future__ import annotations
 
 from pathlib import Path
+import re
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from galseg import Cutout, MaskStore
+from galseg.cli import main
 from galseg.model import (
     HELD_OUT_SEEDS,
     SHIPPED_CHECKPOINT,
@@ -130,3 +132,17 @@ def test_finetune_learns_an_experts_convention(generous_store, tmp_path):
         load_assistant(report.checkpoint, device="cpu").identity
         != read_checkpoint(SHIPPED_CHECKPOINT).identity
     )
+
+
+def test_finetune_keeps_the_start_when_retraining_makes_it_worse(generous_store, tmp_path, capsys):
+    """A learning rate a thousand times too high wrecks the model: nothing is written."""
+    out = tmp_path / "wrecked.safetensors"
+    command = ["finetune", "--store", str(generous_store.path), "--from", str(SHIPPED_CHECKPOINT)]
+    command += ["--out", str(out), "--steps", "2", "--lr", "0.3", "--holdout", "0.25"]
+    assert main([*command, "--device", "cpu"]) == 1
+    printed = capsys.readouterr().out
+    scores = re.search(r"held back .* (\d\.\d+) -> (\d\.\d+)", printed)
+    before, after = (float(x) for x in scores.groups())
+    assert after < before
+    assert f"kept {SHIPPED_CHECKPOINT}" in printed and "--force" in printed
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -304,6 +304,7 @@ def _write(
                 "model": model,
                 "threshold": assistant.threshold,
                 "confidence": result.confidence,
+                "uncertainty": result.uncertainty,
                 "name": pending.item.name,
                 "run": job.run,
                 "input": describe(pending.item),

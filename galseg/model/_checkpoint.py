@@ -37,10 +37,13 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "Checkpoint",
+    "PackedCheckpoint",
     "card_path",
+    "pack_checkpoint",
     "read_checkpoint",
     "record_in_card",
     "save_checkpoint",
+    "write_checkpoint",
 ]
 
 FORMAT = "galseg-checkpoint"
@@ -170,6 +173,53 @@ def save_checkpoint(
     >>> again.identity == saved.identity, again.card["note"], again.has_head
     (True, 'untrained', True)
     """
+    return write_checkpoint(pack_checkpoint(path, network, config, card, head=head))
+
+
+@dataclass(frozen=True, eq=False)
+class PackedCheckpoint:
+    """A checkpoint in memory, with the bytes its files will hold (:func:`pack_checkpoint`).
+
+    Attributes
+    ----------
+    checkpoint : Checkpoint
+        As :func:`read_checkpoint` will read it once written (an assistant
+        runs on it already).
+    weights : bytes
+        The safetensors file.
+    """
+
+    checkpoint: Checkpoint
+    weights: bytes
+
+
+def pack_checkpoint(
+    path: str | Path,
+    network: Network,
+    config: ModelConfig,
+    card: Mapping[str, Any] | None = None,
+    *,
+    head: bool = True,
+) -> PackedCheckpoint:
+    """A network as the checkpoint :func:`save_checkpoint` would write, without writing it.
+
+    Parameters are those of :func:`save_checkpoint`: a trainer can judge the
+    checkpoint (run an assistant on it) before deciding to write it with
+    :func:`write_checkpoint`.
+
+    Raises
+    ------
+    GalsegError
+        If the path does not end in ``.safetensors``.
+
+    Examples
+    --------
+    >>> from galseg.model._network import ModelConfig, build_network
+    >>> config = ModelConfig()
+    >>> packed = pack_checkpoint("nowhere/tiny.safetensors", build_network(config), config)
+    >>> packed.checkpoint.has_head, Path("nowhere").exists()
+    (True, False)
+    """
     path = Path(path)
     if path.suffix != ".safetensors":
         raise GalsegError(f"{path}: a checkpoint file name ends in .safetensors")
@@ -188,12 +238,25 @@ def save_checkpoint(
         "config": config.to_dict(),
         **dict(card or {}),
     }
+    return PackedCheckpoint(Checkpoint(path, config, tensors, identity, full_card), data)
+
+
+def write_checkpoint(packed: PackedCheckpoint) -> Checkpoint:
+    """Write a packed checkpoint and its model card, each atomically.
+
+    Raises
+    ------
+    GalsegError
+        If the files cannot be written.
+    """
+    checkpoint = packed.checkpoint
+    path = checkpoint.path
     try:
-        write_file(path, data)
-        write_file(card_path(path), (json.dumps(full_card, indent=2) + "\n").encode())
+        write_file(path, packed.weights)
+        write_file(card_path(path), (json.dumps(dict(checkpoint.card), indent=2) + "\n").encode())
     except OSError as exc:
         raise GalsegError(f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from None
-    return Checkpoint(path, config, tensors, identity, full_card)
+    return checkpoint
 
 
 def record_in_card(path: str | Path, key: str, value: Any) -> dict[str, Any]:

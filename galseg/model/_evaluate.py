@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from ..agreement import iou
 from ..cutout import Cutout
 from ..errors import GalsegError
 from ._assistant import Assistant
@@ -35,20 +36,6 @@ Completer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 GOOD_IOU = 0.8
 """The IoU of NoC@80."""
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two masks (1 when both are empty).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> iou(np.array([1, 1, 0], bool), np.array([0, 1, 1], bool))
-    0.3333333333333333
-    """
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    union = np.count_nonzero(a | b)
-    return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
 
 def strokes_alone(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:

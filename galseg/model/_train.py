@@ -28,7 +28,7 @@ batch-norm statistics stay as pretrained.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,13 @@ from ..cutout import Cutout
 from ..errors import GalsegError
 from ..store import MaskStore
 from ._assistant import Assistant
-from ._checkpoint import Checkpoint, read_checkpoint, record_in_card, save_checkpoint
+from ._checkpoint import (
+    Checkpoint,
+    pack_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    write_checkpoint,
+)
 from ._data import augment, check_size, simulate_pool
 from ._device import resolve_device
 from ._encoder import read_timm_folder
@@ -55,7 +61,15 @@ from ._network import ModelConfig, Network, build_network
 from ._preprocess import Geometry, pad_to, prepare, to_image
 from ._strokes import BRUSH, STROKE_STYLES, negative_stroke, next_stroke, stroke
 
-__all__ = ["STYLE_WEIGHTS", "EpisodePlan", "FinetuneReport", "finetune", "held_back", "train_head"]
+__all__ = [
+    "STYLE_WEIGHTS",
+    "EpisodePlan",
+    "FinetuneReport",
+    "finetune",
+    "held_back",
+    "held_back_ids",
+    "train_head",
+]
 
 CLASS_WEIGHTS = {"contaminant": 0.25}
 """Relative chance of a class being the target of an episode (others 1): the
@@ -408,6 +422,11 @@ class FinetuneReport:
     score_before, score_after : float
         Mean IoU after ``strokes`` strokes on the held-back examples, with
         the starting checkpoint and with the fine-tuned one.
+    start : Path
+        The checkpoint fine-tuning started from.
+    written : bool
+        Whether the fine-tuned checkpoint was written (it scored better than
+        the start, or ``force`` was given).
     """
 
     training: TrainReport
@@ -417,11 +436,18 @@ class FinetuneReport:
     strokes: int
     score_before: float
     score_after: float
+    start: Path
+    written: bool
+
+    @property
+    def improved(self) -> bool:
+        """Whether the fine-tuned checkpoint beat the start on the held-back cutouts."""
+        return self.score_after > self.score_before
 
     @property
     def checkpoint(self) -> Path:
-        """The fine-tuned checkpoint."""
-        return self.training.checkpoint
+        """The checkpoint to use: the fine-tuned one if written, else the start."""
+        return self.training.checkpoint if self.written else self.start
 
 
 def held_back(cutout_id: str, fraction: float) -> bool:
@@ -437,6 +463,30 @@ def held_back(cutout_id: str, fraction: float) -> bool:
     (True, False)
     """
     return int(cutout_id[:8], 16) / 16**8 < fraction
+
+
+def held_back_ids(cutout_ids: Iterable[str], fraction: float) -> set[str]:
+    """The cutouts held back from fine-tuning: :func:`held_back`, never all or none of two or more.
+
+    A store too small for ``fraction`` to pick any cutout still holds back
+    one (the one with the smallest id), and one too small for it to leave
+    any still trains on one (the largest id), so that the score before and
+    after always exists when there are two cutouts or more.
+
+    Examples
+    --------
+    >>> sorted(held_back_ids(["ffff000012345678", "8000000012345678"], 0.2))
+    ['8000000012345678']
+    >>> held_back_ids(["0000aaaa12345678"], 0.2)
+    set()
+    """
+    ids = sorted(set(cutout_ids))
+    held = {i for i in ids if held_back(i, fraction)}
+    if len(ids) >= 2 and not held:
+        held = {ids[0]}
+    if len(ids) >= 2 and len(held) == len(ids):
+        held.discard(ids[-1])
+    return held if len(ids) >= 2 else set()
 
 
 def finetune(
@@ -456,6 +506,7 @@ def finetune(
     seed: int = 0,
     device: str = "auto",
     resume: bool = True,
+    force: bool = False,
     progress: Progress = False,
     record: Mapping[str, Any] | None = None,
 ) -> FinetuneReport:
@@ -463,11 +514,17 @@ def finetune(
 
     The examples are each annotator's latest mask of each cutout
     (:meth:`MaskStore.iter_examples`). Cutouts whose id falls in the
-    ``holdout`` fraction (:func:`held_back`) are not trained on: both the
-    starting and the fine-tuned checkpoint are scored on them, as mean IoU
-    after ``strokes`` simulated strokes per class present, with the same
-    strokes. Training plays the episodes of :func:`train_head` on the other
-    examples, at the checkpoint's working size.
+    ``holdout`` fraction (:func:`held_back_ids`: at least one of two or more)
+    are not trained on: both the starting and the fine-tuned checkpoint are
+    scored on them, as mean IoU after ``strokes`` simulated strokes per class
+    present, with the same strokes. Training plays the episodes of
+    :func:`train_head` on the other examples, at the checkpoint's working
+    size.
+
+    The fine-tuned checkpoint is written to ``out`` only if it scores better
+    than the start (or ``force`` is given); otherwise the start is the
+    better model, :attr:`FinetuneReport.checkpoint` names it and nothing is
+    written. An existing ``out`` is never overwritten without ``force``.
 
     Parameters
     ----------
@@ -485,6 +542,9 @@ def finetune(
         Fraction of cutouts held back, in (0, 1).
     strokes : int
         Strokes per class in the score.
+    force : bool
+        Write ``out`` even if it exists or the fine-tuned model scores no
+        better than the start.
     record : mapping, optional
         More to record in the model card's ``training`` entry.
 
@@ -496,11 +556,14 @@ def finetune(
     ------
     GalsegError
         If the store or checkpoint is unreadable, their taxonomies differ,
-        ``out`` is ``from_checkpoint``, or either side of the split is empty.
+        ``out`` is ``from_checkpoint``, ``out`` exists (without ``force``), or
+        the store has fewer than two cutouts with masks.
     """
     out, source = Path(out), Path(from_checkpoint)
     if out.resolve() == source.resolve():
         raise GalsegError(f"{out}: write the fine-tuned model beside {source.name}, not over it")
+    if out.exists() and not force:
+        raise GalsegError(f"{out}: exists already; choose another file or pass --force")
     if not 0.0 < holdout < 1.0:
         raise GalsegError(f"holdout must be between 0 and 1, got {holdout}")
     plan = EpisodePlan(rounds, empty_fraction, sky_fraction)
@@ -513,14 +576,18 @@ def finetune(
             f"{store.path}: the store's classes {store.taxonomy!r} are not the checkpoint's "
             f"{config.taxonomy!r}"
         )
-    train, held = [], []
-    for image, mask, meta in store.iter_examples(annotator):
-        example = (Cutout.from_array(image, meta["bands"]), mask)
-        (held if held_back(meta["id"], holdout) else train).append(example)
+    examples = [
+        (meta["id"], Cutout.from_array(image, meta["bands"]), mask)
+        for image, mask, meta in store.iter_examples(annotator)
+    ]
+    held_ids = held_back_ids([cutout_id for cutout_id, _, _ in examples], holdout)
+    train = [(c, m) for cutout_id, c, m in examples if cutout_id not in held_ids]
+    held = [(c, m) for cutout_id, c, m in examples if cutout_id in held_ids]
     if not train or not held:
+        n_cutouts = len({cutout_id for cutout_id, _, _ in examples})
         raise GalsegError(
-            f"{store.path}: {len(train)} examples to train on and {len(held)} held back "
-            f"(holdout {holdout}); both are needed — add cutouts or change the holdout"
+            f"{store.path}: masks on {n_cutouts} cutout(s); fine-tuning needs two or more "
+            "(at least one is held back to score the model)"
         )
     before, scored = _score(start_checkpoint, held, strokes, seed, dev)
     network = start_checkpoint.network(head=True)
@@ -580,12 +647,17 @@ def finetune(
         },
     }
     network.to("cpu")
-    after, _ = _score(save_checkpoint(out, network, config, card), held, strokes, seed, dev)
+    packed = pack_checkpoint(out, network, config, card)
+    after, _ = _score(packed.checkpoint, held, strokes, seed, dev)
     score = {"metric": f"mean IoU after {strokes} strokes", "before": before, "after": after}
     card["training"]["finetune"]["held_back_score"] = score
-    record_in_card(out, "training", card["training"])  # the weights are written already
+    written = after > before or force
+    if written:  # the card with the score, beside the weights it was measured on
+        write_checkpoint(pack_checkpoint(out, network, config, card))
     resume_path(out).unlink(missing_ok=True)
-    return FinetuneReport(training, len(train), len(held), scored, strokes, before, after)
+    return FinetuneReport(
+        training, len(train), len(held), scored, strokes, before, after, source, written
+    )
 
 
 def _score(

@@ -57,6 +57,7 @@ Examples
 (('g', 'r', 'z'), 0.262, 22.5)
 """
 
+from ._annotators import SimulatedAnnotator
 from ._dataset import TRUTH_ANNOTATOR, write_simulated_set, write_simulation
 from ._scene import (
     FEATURE_KINDS,
@@ -76,6 +77,7 @@ __all__ = [
     "SURVEYS",
     "TRUTH_ANNOTATOR",
     "Band",
+    "SimulatedAnnotator",
     "SimulatedGalaxy",
     "Survey",
     "identify_survey",

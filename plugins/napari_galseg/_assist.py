@@ -428,7 +428,8 @@ class AssistPanel(QGroupBox):
         in use); writes ``out`` (default: ``galseg-models/STORE-finetuned-TIME.safetensors``
         beside the store), holding back the ``holdout`` fraction of cutouts to
         score it (:func:`galseg.model.held_back`). When it is done, the
-        held-back score before and after is shown and "Use retrained model"
+        held-back score before and after is shown and, if the retrained model
+        scores better (else it is not written), "Use retrained model"
         switches to it.
 
         Returns
@@ -485,13 +486,17 @@ class AssistPanel(QGroupBox):
 
     def _on_retrained(self, report) -> None:
         self._close_progress()
-        self.retrained = report.checkpoint
-        self.use_retrained_button.setEnabled(True)
-        notify_info(
+        scores = (
             f"retrained on {report.n_train} masks: held-back score ({report.n_held_back} "
             f"cutouts, mean IoU after {report.strokes} strokes) {report.score_before:.3f} -> "
-            f"{report.score_after:.3f}. 'Use retrained model' switches to {report.checkpoint.name}."
+            f"{report.score_after:.3f}."
         )
+        if not report.written:  # no better: finetune kept the model in use
+            notify_info(f"{scores} Kept {report.start.name}, which scores as well or better.")
+            return
+        self.retrained = report.checkpoint
+        self.use_retrained_button.setEnabled(True)
+        notify_info(f"{scores} 'Use retrained model' switches to {report.checkpoint.name}.")
 
     def _on_retrain_error(self, message: str) -> None:
         self._close_progress()
