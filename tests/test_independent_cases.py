@@ -1,5 +1,6 @@
 """Tests of the independent benchmark family (benchmarks/independent_cases.py)."""
 
+import doctest
 import importlib.util
 from pathlib import Path
 import subprocess
@@ -129,3 +130,8 @@ def test_imports_no_galseg_simulator_or_model():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(family)
+    assert result.attempted > 0 and result.failed == 0
