@@ -33,6 +33,12 @@ What differs from the simulator
     and isolated compact sources are cut out as stamps, which are enlarged,
     given stellar colours and pasted as contaminants.
 
+The module is imported by its file path
+(``importlib.util.spec_from_file_location``); it needs no package around it.
+Run as a script, it times the family's generation::
+
+    .venv/bin/python benchmarks/independent_cases.py --n 12
+
 Depth and units
 ---------------
 Legacy-Surveys-like: bands g, r, z; 0.262 arcsec per pixel; AB zero point 22.5
@@ -64,9 +70,11 @@ True
 ((3, 128, 128), dtype('bool'), False)
 """
 
+import argparse
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+import time
 
 import astropy
 from astropy.io import fits
@@ -206,9 +214,7 @@ def featureless_cutouts(n: int, *, seed: int = 0, size: int = 256) -> list[Cutou
     """
     _check_size(size)
     tag = len(FAMILY_KINDS)
-    return [
-        _draw_scene(np.random.default_rng([seed, tag, i]), None, size).cutout for i in range(n)
-    ]
+    return [_draw_scene(np.random.default_rng([seed, tag, i]), None, size).cutout for i in range(n)]
 
 
 def _check_size(size: int) -> None:
@@ -335,12 +341,17 @@ class _Blur:
     def __call__(self, image: np.ndarray, colour: np.ndarray) -> np.ndarray:
         """The image blurred in each band and scaled by ``colour``: shape (band, y, x)."""
         ft = fft.rfft2(image, self.shape)
-        r, n = self.radius, self.size
-        return np.stack([c * self._inverse(ft * k) for c, k in zip(colour, self._ft)])
+        planes = [c * self._inverse(ft * k) for c, k in zip(colour, self._ft, strict=True)]
+        return np.stack(planes)
 
     def bands(self, images: np.ndarray) -> np.ndarray:
         """Each band of ``images`` (band, y, x) blurred with its own PSF."""
-        return np.stack([self._inverse(fft.rfft2(im, self.shape) * k) for im, k in zip(images, self._ft)])
+        return np.stack(
+            [
+                self._inverse(fft.rfft2(im, self.shape) * k)
+                for im, k in zip(images, self._ft, strict=True)
+            ]
+        )
 
     def _inverse(self, ft: np.ndarray) -> np.ndarray:
         r, n = self.radius, self.size
@@ -364,20 +375,24 @@ class _Galaxy:
 
     x: float
     y: float
-    reach: float
-    pa: float
-    spheroid: np.ndarray
-    disc: np.ndarray
+    reach: float  # pixels from the centre to about 25 mag/arcsec²
+    spheroid: np.ndarray  # the elliptical, or the disc galaxy's bulge
+    disc: np.ndarray  # with its ring or lens
     bar: np.ndarray | None = None
-    disc_h: float = 0.0
-    parts: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # "elliptical" or "disc", then "ring" or "lens"
 
 
 def _draw_galaxy(
-    rng: np.random.Generator, size: int, x0: float, y0: float, *, shrink: float, disc: bool,
+    rng: np.random.Generator,
+    size: int,
+    x0: float,
+    y0: float,
+    *,
+    shrink: float,
+    disc: bool,
     barred: bool,
 ) -> _Galaxy:
-    """An elliptical (de Vaucouleurs) or a disc galaxy with a bulge, maybe barred, ringed or lensed."""
+    """An elliptical (de Vaucouleurs), or a disc with a bulge, maybe barred, ringed or lensed."""
     x, y = _grid(size)
     pa = rng.uniform(0, np.pi)
     unit = size / 256 * shrink
@@ -389,18 +404,22 @@ def _draw_galaxy(
         spheroid = _de_vaucouleurs(np.hypot(u, v / q), re, sb_e)
         # radius where the spheroid falls to 25 mag/arcsec²
         reach = re * (1 + (25.0 - sb_e) / (2.5 * np.log10(np.e) * 7.669)) ** 4
-        return _Galaxy(x0, y0, float(reach), pa, spheroid, np.zeros_like(x), parts=["elliptical"])
+        return _Galaxy(x0, y0, float(reach), spheroid, np.zeros_like(x), parts=["elliptical"])
     h = rng.uniform(9, 18) * unit
     sb_0 = rng.uniform(20.5, 21.8)
     q = rng.uniform(0.55, 1.0) if barred else rng.uniform(0.3, 1.0)
     u, v = _rotated(x, y, x0, y0, pa)
     m = np.hypot(u, v / q)
     disc_light = _exponential(m, h, sb_0)
-    bulge = _de_vaucouleurs(np.hypot(u, v / max(q, 0.7)), rng.uniform(1.0, 3.0) * unit, rng.uniform(19.5, 21.0))
-    galaxy = _Galaxy(x0, y0, h * (25.0 - sb_0) / 1.086, pa, bulge, disc_light, disc_h=h, parts=["disc"])
+    bulge = _de_vaucouleurs(
+        np.hypot(u, v / max(q, 0.7)), rng.uniform(1.0, 3.0) * unit, rng.uniform(19.5, 21.0)
+    )
+    galaxy = _Galaxy(x0, y0, h * (25.0 - sb_0) / 1.086, bulge, disc_light, parts=["disc"])
     bar_length = rng.uniform(1.2, 2.4) * h
-    surround = rng.choice(["ring", "lens", "none"], p=[0.45, 0.35, 0.2]) if barred else (
-        rng.choice(["ring", "lens", "none"], p=[0.15, 0.15, 0.7])
+    surround = (
+        rng.choice(["ring", "lens", "none"], p=[0.45, 0.35, 0.2])
+        if barred
+        else (rng.choice(["ring", "lens", "none"], p=[0.15, 0.15, 0.7]))
     )
     if surround == "ring":
         r_ring = rng.uniform(1.05, 1.35) * bar_length
@@ -417,16 +436,20 @@ def _draw_galaxy(
         bar_pa = pa + rng.uniform(-1.2, 1.2)
         c = rng.uniform(2.5, 4.0)
         ub, vb = _rotated(x, y, x0, y0, bar_pa)
-        boxy = (np.abs(ub / bar_length) ** c + np.abs(vb / (bar_length * rng.uniform(0.2, 0.35))) ** c) ** (1 / c)
+        boxy = (
+            np.abs(ub / bar_length) ** c + np.abs(vb / (bar_length * rng.uniform(0.2, 0.35))) ** c
+        ) ** (1 / c)
         galaxy.bar = rng.uniform(0.6, 1.4) * flux(sb_0) * np.exp(-(boxy ** rng.uniform(3, 6)))
     return galaxy
 
 
 # --- tidal features ----------------------------------------------------------
-# Each returns (description, r-band light) for a host centred at (x0, y0) with reach R.
+# Each returns a description and the feature's r-band light (unblurred), placed
+# about the host by its centre and reach.
 
 
 def _stream(rng: np.random.Generator, size: int, host: _Galaxy) -> tuple[str, np.ndarray]:
+    """A rosette loop, a fork or a widening arc, its width and brightness varying along it."""
     variant = rng.choice(["loop", "fork", "arc"])
     reach = np.clip(host.reach, 0.08 * size, 0.22 * size)
     peak = flux(rng.uniform(*FEATURE_PEAK_SB))
@@ -434,13 +457,17 @@ def _stream(rng: np.random.Generator, size: int, host: _Galaxy) -> tuple[str, np
         # a precessing rosette orbit about a point near the host
         phi = np.linspace(0, rng.uniform(1.4, 2.4) * np.pi, 600) + rng.uniform(0, 2 * np.pi)
         mean = rng.uniform(1.0, 1.5) * reach
-        r = mean * (1 + rng.uniform(0.2, 0.45) * np.cos(rng.uniform(0.6, 0.9) * phi + rng.uniform(0, 6)))
+        r = mean * (
+            1 + rng.uniform(0.2, 0.45) * np.cos(rng.uniform(0.6, 0.9) * phi + rng.uniform(0, 6))
+        )
         q = rng.uniform(0.55, 1.0)
         x0 = host.x + rng.normal(0, 0.1 * reach)
         y0 = host.y + rng.normal(0, 0.1 * reach)
         pa = rng.uniform(0, np.pi)
         u, v = r * np.cos(phi), q * r * np.sin(phi)
-        path = np.column_stack([x0 + u * np.cos(pa) - v * np.sin(pa), y0 + u * np.sin(pa) + v * np.cos(pa)])
+        path = np.column_stack(
+            [x0 + u * np.cos(pa) - v * np.sin(pa), y0 + u * np.sin(pa) + v * np.cos(pa)]
+        )
         paths = [path]
     else:
         # an arc about the host whose radius drifts; a fork splits off part-way
@@ -453,20 +480,36 @@ def _stream(rng: np.random.Generator, size: int, host: _Galaxy) -> tuple[str, np
             start = int(rng.uniform(0.3, 0.55) * phi.size)
             drift = np.linspace(0, 1, phi.size - start) ** 1.5 * rng.uniform(0.35, 0.7) * reach
             rb = r[start:] + rng.choice([-1, 1]) * drift
-            paths.append(np.column_stack([host.x + rb * np.cos(phi[start:]), host.y + rb * np.sin(phi[start:])]))
+            paths.append(
+                np.column_stack(
+                    [host.x + rb * np.cos(phi[start:]), host.y + rb * np.sin(phi[start:])]
+                )
+            )
     light = np.zeros((size, size))
     for k, path in enumerate(paths):
         xy, s = _resample(path)
         wiggle = np.sin(2 * np.pi * (rng.uniform(0.7, 2.0) * s + rng.uniform(0, 1)))
-        width = rng.uniform(1.5, 3.0) * (1 + 0.6 * wiggle) * (1 + rng.uniform(0, 1.5) * s) * size / 256
+        width = (
+            rng.uniform(1.5, 3.0) * (1 + 0.6 * wiggle) * (1 + rng.uniform(0, 1.5) * s) * size / 256
+        )
         fade = _smoothstep(s / 0.15) * _smoothstep((1 - s) / 0.25)
-        amplitude = peak * (0.7 if k else 1.0) * fade * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(2, 5) * s))
+        amplitude = (
+            peak
+            * (0.7 if k else 1.0)
+            * fade
+            * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(2, 5) * s))
+        )
         light = np.maximum(light, _ridge(xy, np.maximum(width, 1.0), amplitude, size))
-    name = {"loop": "stream: loop, variable width", "fork": "stream: fork", "arc": "stream: arc, widening"}
+    name = {
+        "loop": "stream: loop, variable width",
+        "fork": "stream: fork",
+        "arc": "stream: arc, widening",
+    }
     return name[str(variant)], light
 
 
 def _shells(rng: np.random.Generator, size: int, host: _Galaxy) -> tuple[str, np.ndarray]:
+    """Two to four nested partial shells, interleaved on both sides of an off-centre point."""
     x, y = _grid(size)
     reach = np.clip(host.reach, 0.08 * size, 0.25 * size)
     count = int(rng.integers(2, 5))
@@ -482,15 +525,20 @@ def _shells(rng: np.random.Generator, size: int, host: _Galaxy) -> tuple[str, np
     light = np.zeros((size, size))
     for i, radius in enumerate(radii):
         side = axis + (np.pi if i % 2 else 0.0) + rng.normal(0, 0.25)
-        half = rng.uniform(0.35, 0.75) * np.pi
+        half = rng.uniform(0.25, 0.6) * np.pi
         window = _smoothstep((half - np.abs(_wrap(angle - side))) / (0.3 * half))
         d = r - radius
-        edge = np.where(d < 0, np.exp(d / (rng.uniform(0.05, 0.15) * radius)), np.exp(-0.5 * (d / 1.5) ** 2))
+        edge = np.where(
+            d < 0, np.exp(d / (rng.uniform(0.05, 0.15) * radius)), np.exp(-0.5 * (d / 1.5) ** 2)
+        )
         light += peak * rng.uniform(0.6, 1.0) ** i * edge * window
     return f"shells: {count} nested, off-centre", light
 
 
-def _tail(rng: np.random.Generator, size: int, host: _Galaxy, companion: _Galaxy | None):
+def _tail(
+    rng: np.random.Generator, size: int, host: _Galaxy, companion: _Galaxy | None
+) -> tuple[str, np.ndarray]:
+    """A bridge to ``companion`` if there is one, else a broad plume or a narrow curved tail."""
     x, y = _grid(size)
     reach = np.clip(host.reach, 0.08 * size, 0.25 * size)
     peak = flux(rng.uniform(*FEATURE_PEAK_SB))
@@ -520,7 +568,9 @@ def _tail(rng: np.random.Generator, size: int, host: _Galaxy, companion: _Galaxy
         name = "tail: curved"
     centre = bend * (rho / reach - 0.6)
     across = np.exp(-0.5 * (_wrap(phi - centre) / half) ** 2)
-    along = _smoothstep((rho - 0.5 * reach) / (0.5 * reach)) * np.exp(-np.maximum(rho - reach, 0) / length)
+    along = _smoothstep((rho - 0.5 * reach) / (0.5 * reach)) * np.exp(
+        -np.maximum(rho - reach, 0) / length
+    )
     far = _smoothstep((rng.uniform(3.0, 4.0) * reach - rho) / reach)
     return name, peak * across * along * far
 
@@ -548,7 +598,11 @@ def _source_stamps() -> tuple[np.ndarray, ...]:
     for py, px in peaks:
         stamp = residual[py - 7 : py + 8, px - 7 : px + 8]
         ring = np.hypot(*np.mgrid[-7:8, -7:8]) > 5
-        if stamp.shape != (15, 15) or stamp[ring].max() > 0.15 * stamp[7, 7] or stamp.min() < -0.1 * stamp[7, 7]:
+        if (
+            stamp.shape != (15, 15)
+            or stamp[ring].max() > 0.15 * stamp[7, 7]
+            or stamp.min() < -0.1 * stamp[7, 7]
+        ):
             continue
         stamp = np.clip(stamp, 0, None) * ~ring
         stamps.append(stamp / stamp.sum())
@@ -562,7 +616,9 @@ def _deep_field_crop(rng: np.random.Generator, size: int) -> np.ndarray:
     side = int(np.ceil((size + 2) / scale))
     y0 = rng.integers(0, field_.shape[1] - side + 1)
     x0 = rng.integers(0, field_.shape[2] - side + 1)
-    crop = rescale(field_[:, y0 : y0 + side, x0 : x0 + side], scale, channel_axis=0, anti_aliasing=True)
+    crop = rescale(
+        field_[:, y0 : y0 + side, x0 : x0 + side], scale, channel_axis=0, anti_aliasing=True
+    )
     crop = np.rot90(crop[:, :size, :size], int(rng.integers(4)), axes=(1, 2))
     return crop / np.percentile(crop[_REFERENCE], 99.9)
 
@@ -579,7 +635,9 @@ def _paste_stamps(rng: np.random.Generator, size: int) -> np.ndarray:
         y0, x0 = rng.integers(-h // 2, size - h // 2, 2)
         ys, xs = slice(max(y0, 0), min(y0 + h, size)), slice(max(x0, 0), min(x0 + h, size))
         piece = stamp[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
-        image[:, ys, xs] += _colour(rng.uniform(0.3, 1.4), rng.uniform(0.1, 0.7))[:, None, None] * piece
+        image[:, ys, xs] += (
+            _colour(rng.uniform(0.3, 1.4), rng.uniform(0.1, 0.7))[:, None, None] * piece
+        )
     return image
 
 
@@ -615,7 +673,9 @@ def _gradient(rng: np.random.Generator, size: int) -> np.ndarray:
     angle = rng.uniform(0, 2 * np.pi)
     for b, band in enumerate(BANDS):
         tilt = rng.uniform(0, 3) * flux(NOISE_SB[band])
-        image[b] = tilt * (np.cos(angle) * x + np.sin(angle) * y + rng.uniform(-1, 1) * (x**2 + y**2))
+        image[b] = tilt * (
+            np.cos(angle) * x + np.sin(angle) * y + rng.uniform(-1, 1) * (x**2 + y**2)
+        )
     return image
 
 
@@ -642,11 +702,14 @@ def _draw_case(rng: np.random.Generator, kind: str, size: int) -> IndependentCas
         index = scene.kinds.index(kind) + 1
         target = scene.labels == index
         if target.sum() >= MIN_TARGET_PIXELS:
-            others = [n.split(":")[0] for k, n in zip(scene.kinds, scene.names) if k != kind]
+            pairs = zip(scene.kinds, scene.names, strict=True)
+            others = [n.split(":")[0] for k, n in pairs if k != kind]
             name = scene.names[index - 1] + (f" (+ {', '.join(others)})" if others else "")
             other = (scene.labels > 0) & ~target
             return IndependentCase(name, kind, scene.cutout, target, other)
-    raise RuntimeError(f"no {kind} case with {MIN_TARGET_PIXELS} visible pixels in {MAX_ATTEMPTS} draws")
+    raise RuntimeError(
+        f"no {kind} case with {MIN_TARGET_PIXELS} visible pixels in {MAX_ATTEMPTS} draws"
+    )
 
 
 def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene:
@@ -664,7 +727,9 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
         angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 0.42) * size
         x, y = centre + distance * np.array([np.cos(angle), np.sin(angle)])
         shrink = rng.uniform(0.35, 0.7)
-        galaxies.append(_draw_galaxy(rng, size, x, y, shrink=shrink, disc=rng.random() < 0.5, barred=False))
+        galaxies.append(
+            _draw_galaxy(rng, size, x, y, shrink=shrink, disc=rng.random() < 0.5, barred=False)
+        )
 
     light = np.zeros((len(BANDS), size, size))
     for g in galaxies:
@@ -689,7 +754,8 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
             name, image = _tail(rng, size, host, galaxies[1] if bridge else None)
         drawn.append((feature, name, blur(image, _feature_colour(rng))))
     galaxies_r = light[_REFERENCE] + sum(
-        (bands[_REFERENCE] for feature, _, bands in drawn if feature == "bar"), np.zeros((size, size))
+        (bands[_REFERENCE] for feature, _, bands in drawn if feature == "bar"),
+        np.zeros((size, size)),
     )
 
     texture = blur.bands(_deep_field_crop(rng, size) * flux(rng.uniform(22.5, 24.0)))
@@ -701,7 +767,11 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
         if feature == "bar":
             truth = _visible(own, sigma) & (own >= BAR_SHARE * host_disc)
         else:
-            truth = _visible(own, sigma) & (own >= HOST_CONTRAST * galaxies_r) & (own >= flux(DEEP_LIMIT_SB))
+            truth = (
+                _visible(own, sigma)
+                & (own >= HOST_CONTRAST * galaxies_r)
+                & (own >= flux(DEEP_LIMIT_SB))
+            )
         labels[truth] = i + 1
         light += bands
 
@@ -715,9 +785,10 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
         survey="legacy",
         zero_points={b: ZERO_POINT for b in BANDS},
     )
-    kinds, names, lights = zip(*drawn) if drawn else ((), (), ())
-    own = [bands[_REFERENCE] for bands in lights]
-    return _Scene(cutout, labels, list(kinds), list(names), own, galaxies_r, host_disc, sigma)
+    kinds = [feature for feature, _, _ in drawn]
+    names = [name for _, name, _ in drawn]
+    own = [bands[_REFERENCE] for _, _, bands in drawn]
+    return _Scene(cutout, labels, kinds, names, own, galaxies_r, host_disc, sigma)
 
 
 def _choose_features(rng: np.random.Generator, kind: str | None) -> list[str]:
@@ -747,3 +818,26 @@ def _tan_wcs(rng: np.random.Generator, size: int) -> WCS:
     wcs.wcs.cdelt = [-PIXEL_SCALE / 3600, PIXEL_SCALE / 3600]
     wcs.wcs.cunit = ["deg", "deg"]
     return wcs
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print how long ``independent_cases(n)`` takes and the size of its targets."""
+    parser = argparse.ArgumentParser(description="Time the independent case family.")
+    parser.add_argument("--n", type=int, default=12, help="cases per kind")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=256)
+    args = parser.parse_args(argv)
+    cpu, wall = time.process_time(), time.perf_counter()
+    cases = independent_cases(args.n, seed=args.seed, size=args.size)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(
+        f"{len(cases)} cases ({args.n} per kind, {args.size}x{args.size}): "
+        f"{cpu:.1f} s CPU, {wall:.1f} s wall"
+    )
+    for kind in FAMILY_KINDS:
+        pixels = [int(c.target.sum()) for c in cases if c.kind == kind]
+        print(f"  {kind:<13} target pixels: median {int(np.median(pixels))}, min {min(pixels)}")
+
+
+if __name__ == "__main__":
+    main()

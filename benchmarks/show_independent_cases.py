@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_family():
     """The ``independent_cases`` module, imported from its file."""
-    spec = importlib.util.spec_from_file_location("independent_cases", ROOT / "benchmarks" / "independent_cases.py")
+    spec = importlib.util.spec_from_file_location(
+        "independent_cases", ROOT / "benchmarks" / "independent_cases.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -41,8 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     family = load_family()
     cases = family.independent_cases(args.per_kind, seed=args.seed)
     kinds = len(family.FAMILY_KINDS)
-    fig, axes = plt.subplots(kinds, args.per_kind, figsize=(2.6 * args.per_kind, 2.75 * kinds), squeeze=False)
-    for ax, case in zip(axes.ravel(), cases):
+    fig, axes = plt.subplots(
+        kinds, args.per_kind, figsize=(2.6 * args.per_kind, 2.75 * kinds), squeeze=False
+    )
+    for ax, case in zip(axes.ravel(), cases, strict=True):
         ax.imshow(normalize(case.cutout, "lsb").mean(axis=0), cmap="gray", origin="lower")
         ax.contour(case.target, levels=[0.5], colors="yellow", linewidths=0.6)
         if case.other.any():
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         ax.set_axis_off()
     fig.tight_layout(pad=0.3)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out, dpi=80)
+    fig.savefig(args.out, dpi=64)
     print(f"wrote {args.out}")
 
 

@@ -1,5 +1,6 @@
 """Tests of the independent benchmark family (benchmarks/independent_cases.py)."""
 
+import doctest
 import importlib.util
 from pathlib import Path
 import subprocess
@@ -58,7 +59,7 @@ def test_targets_are_big_enough_and_disjoint_from_the_other_features(cases):
 def test_deterministic_in_the_seed_and_different_between_seeds(cases):
     again = family.independent_cases(N, seed=7, size=SIZE)
     other = family.independent_cases(1, seed=8, size=SIZE)
-    for a, b in zip(cases, again):
+    for a, b in zip(cases, again, strict=True):
         assert a.name == b.name and a.cutout.content_hash == b.cutout.content_hash
         np.testing.assert_array_equal(a.target, b.target)
         np.testing.assert_array_equal(a.other, b.other)
@@ -85,7 +86,7 @@ def test_the_truth_is_the_features_visible_light(kind):
     outshone, and a feature is brighter inside its truth than just outside it."""
     scene = family._draw_scene(np.random.default_rng([1, 2]), kind, SIZE)
     assert kind in scene.kinds
-    for i, (feature, own) in enumerate(zip(scene.kinds, scene.light)):
+    for i, (feature, own) in enumerate(zip(scene.kinds, scene.light, strict=True)):
         truth = scene.labels == i + 1
         if not truth.any():
             continue
@@ -104,7 +105,10 @@ def test_featureless_cutouts_have_sky_and_hosts_but_no_feature():
     cutouts = family.featureless_cutouts(2, seed=7, size=SIZE)
     assert [c.shape for c in cutouts] == [(3, SIZE, SIZE)] * 2
     assert cutouts[0].content_hash != cutouts[1].content_hash
-    scenes = [family._draw_scene(np.random.default_rng([7, len(family.FAMILY_KINDS), i]), None, SIZE) for i in range(2)]
+    scenes = [
+        family._draw_scene(np.random.default_rng([7, len(family.FAMILY_KINDS), i]), None, SIZE)
+        for i in range(2)
+    ]
     assert [s.cutout.content_hash for s in scenes] == [c.content_hash for c in cutouts]
     assert all(not s.labels.any() and not s.kinds for s in scenes)
 
@@ -126,3 +130,8 @@ def test_imports_no_galseg_simulator_or_model():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(family)
+    assert result.attempted > 0 and result.failed == 0
