@@ -251,6 +251,9 @@ def test_export_through_a_taxonomy_mapping(work, tmp_path, capsys):
     # their classes are not the store's: importing them back is refused
     with pytest.raises(StoreError, match="export it through a mapping"):
         import_dataset(out, store.path)
+    # a new store takes the data set's taxonomy
+    import_dataset(out, tmp_path / "matlas.zarr")
+    assert MaskStore.open(tmp_path / "matlas.zarr", mode="r").taxonomy == MATLAS_TAXONOMY
 
     partial = {**MATLAS_MAPPING, "classes": {"tidal_stream": "stream", "shell": "shell"}}
     mapping_file.write_text(json.dumps(partial))
