@@ -47,7 +47,7 @@ from ._progress import Progress, track
 from .datacard import write_card
 from .errors import StoreError
 from .photometry import surface_brightness
-from .simulate import surface_brightness_limit
+from .simulate import identify_survey, surface_brightness_limit
 from .store import MaskStore, Revision
 from .stretch import sky_noise
 from .taxonomy import Taxonomy, TaxonomyMapping
@@ -207,7 +207,8 @@ def _write_dataset(
 
 
 def _describe_cutout(cutout, cutout_id: str) -> dict[str, Any]:
-    """A cutout's line in the data card: survey, pixel scale, bands, 3σ 10″ limits."""
+    """A cutout's line in the data card: survey (its preset's name when recognised),
+    pixel scale, bands, 3σ limits in 10″ boxes from the sky noise."""
     limits = {}
     if cutout.pixel_scale:
         for band, image in zip(cutout.bands, cutout.data, strict=True):
@@ -216,9 +217,10 @@ def _describe_cutout(cutout, cutout_id: str) -> dict[str, Any]:
             if zero_point is not None and sigma > 0:
                 noise_sb = surface_brightness(sigma, zero_point, cutout.pixel_scale)
                 limits[band] = surface_brightness_limit(noise_sb, cutout.pixel_scale)
+    preset = identify_survey(cutout.survey)  # "LSSTCam" and "Rubin" are one survey
     return {
         "id": cutout_id,
-        "survey": cutout.survey,
+        "survey": preset.name if preset is not None else cutout.survey,
         "pixel_scale": cutout.pixel_scale,
         "bands": list(cutout.bands),
         "sb_limit": limits,

@@ -206,15 +206,23 @@ def transfer_masks(
         the file; nothing is written then), or ``out`` is another taxonomy's
         store.
     """
-    cutouts = [item.read() for item in find_cutouts(targets)]
-    for cutout in cutouts:
+    items = find_cutouts(targets)
+    for item in items:  # every target checked before anything is written
+        cutout = item.read()
         _celestial(cutout.wcs, cutout.source or cutout.name)
-    report = TransferReport(targets=len(cutouts))
+    report = TransferReport(targets=len(items))
     sources = _sources_with_masks(source, report)
     store = MaskStore.open(out, taxonomy=source.taxonomy)
-    for cutout in track(cutouts, len(cutouts), "transfer", progress):
+    for item in track(items, len(items), "transfer", progress):
+        cutout = item.read()  # read again rather than hold a catalogue's pixels
         target_id = store.add_cutout(cutout, copy_pixels=True)
-        near = [s for s in sources if s.overlaps(cutout) and s.content_hash != cutout.content_hash]
+        centre, radius = _sky_disc(cutout.wcs.celestial, cutout.image_shape)
+        near = [
+            s
+            for s in sources
+            if s.centre.separation(centre).deg < s.radius + radius
+            and s.content_hash != cutout.content_hash
+        ]
         written = _transfer_onto(source, near, store, target_id, cutout, threshold, report)
         report.overlapped += written
     return report
@@ -232,10 +240,6 @@ class _Source:
     centre: SkyCoord
     radius: float  # degrees from the centre to the farthest corner
     latest: Mapping[str, Revision]
-
-    def overlaps(self, cutout: Cutout) -> bool:
-        centre, radius = _sky_disc(cutout.wcs.celestial, cutout.image_shape)
-        return self.centre.separation(centre).deg < self.radius + radius
 
 
 def _sources_with_masks(store: MaskStore, report: TransferReport) -> list[_Source]:

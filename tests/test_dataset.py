@@ -1,5 +1,6 @@
 """Tests of data sets that travel: export with a data card, import, merge, mappings, MOCs."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -107,6 +108,8 @@ def test_export_then_import_is_lossless_and_reimport_adds_nothing(work, tmp_path
 
 def test_the_data_card_describes_the_data_set(work, tmp_path):
     store, ngc1316, legacy = work
+    rubin = store.add_cutout(dataclasses.replace(make_cutout(1), survey="LSSTCam"))
+    store.save_mask(rubin, np.full((48, 40), 4, np.uint8), "eve")
     export_dataset(store, tmp_path / "shared")
     card = json.loads((tmp_path / "shared" / "dataset.json").read_text())
     assert card["galseg_version"] == __version__ and card["pixels"] is True
@@ -120,6 +123,7 @@ def test_the_data_card_describes_the_data_set(work, tmp_path):
         (random_mask(0) == 1).sum()
     )
     assert card["surveys"]["legacy"]["pixel_scales_arcsec"] == [0.262]
+    assert card["surveys"]["rubin"]["cutouts"] == 1  # the header said LSSTCam
     # the legacy cutout's r band: unit-variance noise at zero point 22.5 and 0.262"/px
     limit = 22.5 - 2.5 * np.log10(1.0 / 0.262**2) + 2.5 * np.log10(10 / 0.262) - 2.5 * np.log10(3)
     assert card["surveys"]["legacy"]["sb_limit_3sigma_10arcsec"]["r"] == pytest.approx(
@@ -247,6 +251,9 @@ def test_export_through_a_taxonomy_mapping(work, tmp_path, capsys):
     # their classes are not the store's: importing them back is refused
     with pytest.raises(StoreError, match="export it through a mapping"):
         import_dataset(out, store.path)
+    # a new store takes the data set's taxonomy
+    import_dataset(out, tmp_path / "matlas.zarr")
+    assert MaskStore.open(tmp_path / "matlas.zarr", mode="r").taxonomy == MATLAS_TAXONOMY
 
     partial = {**MATLAS_MAPPING, "classes": {"tidal_stream": "stream", "shell": "shell"}}
     mapping_file.write_text(json.dumps(partial))
