@@ -7,9 +7,11 @@ threshold of :data:`THRESHOLDS` and least piece size of :data:`MIN_PIXELS`
 is tried. For each piece size, each tidal and bar class gets the threshold
 of best mean IoU on the cutouts that have it, among those that put any of
 its pixels on at most :data:`FALSE_POSITIVE_SHARE` of the featureless
-cutouts (if none does, the one that puts them on the fewest); the piece size
-with the best mean IoU over those classes wins. Contaminants, and classes no
-calibration cutout has, keep the default threshold.
+cutouts; the piece size with the best mean IoU over those classes wins. A
+class that no threshold keeps off the featureless cutouts keeps the default
+threshold (a higher one would cost it the features it finds, not spare the
+featureless cutouts), and so do contaminants and classes no calibration
+cutout has.
 """
 
 from __future__ import annotations
@@ -119,8 +121,8 @@ def calibrate_automatic(
             k, value = names.index(kind), assistant.taxonomy[kind].value
             if not any((truth == value).any() for _, truth in with_features):
                 continue
-            options = []
-            for t in THRESHOLDS:
+            scored = {}
+            for t in sorted({*THRESHOLDS, assistant.threshold}):
                 alone = AutomaticRule({kind: t}, min_pixels=min_pixels)
                 fp = np.mean(
                     [(_labels(alone, p[k : k + 1], kind, value) > 0).any() for p, _ in featureless]
@@ -130,10 +132,10 @@ def calibrate_automatic(
                     for p, truth in with_features
                     if (truth == value).any()
                 ]
-                allowed = fp <= FALSE_POSITIVE_SHARE
-                options.append((allowed, float(np.mean(ious)) if allowed else -fp, t, ious))
-            _, _, t, ious = max(options, key=lambda option: option[:3])
-            thresholds[kind], scores[kind] = t, float(np.mean(ious))
+                scored[t] = (fp <= FALSE_POSITIVE_SHARE, float(np.mean(ious)))
+            allowed = [t for t, (ok, _) in scored.items() if ok]
+            t = max(allowed, key=lambda t: scored[t][1]) if allowed else assistant.threshold
+            thresholds[kind], scores[kind] = t, scored[t][1]
         rule = AutomaticRule(thresholds, assistant.threshold, min_pixels)
         mean = float(np.mean(list(scores.values())))
         if best is None or mean > best[0]:

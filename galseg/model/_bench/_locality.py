@@ -6,8 +6,9 @@ the repository's ``shared/data/2mass`` folder lies beside the checkout, a
 2MASS J, H, Ks field. Strokes are placed from the image itself, on its
 ``lsb`` stretch averaged over bands (seeded, so runs repeat):
 
-- ``sky``: on the faintest 30 % of the image smoothed by 3 pixels, at least
-  10 pixels from any pixel in the brightest 5 %;
+- ``sky``: on the faintest 10 % of the image smoothed by 3 pixels, at least
+  15 pixels from any pixel in the brightest 5 % (in a frame that a galaxy
+  or a nebula fills, fainter parts are still its light, not empty sky);
 - ``bright source``: within 3 pixels of the brightest point of the image
   smoothed by 8 pixels (NGC 1316's core);
 - ``diffuse light``: on the image smoothed by 8 pixels between its 60th and
@@ -143,7 +144,7 @@ def _regions(image: np.ndarray) -> dict[str, np.ndarray]:
     centre = ndimage.binary_dilation(centre, structure=disk(3))
     low, high = np.percentile(coarse, [60, 85])
     return {
-        "sky": (fine < np.percentile(fine, 30)) & (from_bright >= 10),
+        "sky": (fine < np.percentile(fine, 10)) & (from_bright >= 15),
         "bright source": centre,
         "diffuse light": (coarse > low) & (coarse < high) & (from_bright >= 5),
     }
