@@ -169,6 +169,9 @@ def read_cutout(
         data = np.empty((len(chosen), *first.shape), dtype=np.float32)
         for plane, band in zip(data, chosen, strict=True):
             _read_pixels(band, plane)
+            if band.plane is None or band.plane == band.hdu.shape[0] - 1:
+                with suppress(AttributeError):
+                    del band.hdu.data  # astropy's decoded copy: not needed any more
     return Cutout.from_array(
         data,
         bands=[band.name for band in chosen],
@@ -293,12 +296,35 @@ def _image_hdus(hdul: fits.HDUList, path: Path) -> list[_ImageHDU]:
         kinds = ", ".join(f"{hdu.name} ({type(hdu).__name__})" for hdu in hdul)
         raise CutoutError(f"{path}: no image data (the file holds {kinds})")
     for hdu in images:
+        if isinstance(hdu, fits.CompImageHDU):
+            _check_tiles(hdu, path)
         if not 2 <= len(hdu.shape) <= 3:
             raise CutoutError(
                 f"{path}: HDU {hdu.name} holds {len(hdu.shape)}-D data of shape {hdu.shape}; "
                 "expected 2-D images or one 3-D (band, y, x) cube"
             )
     return images
+
+
+def _check_tiles(hdu: fits.CompImageHDU, path: Path) -> None:
+    """Raise unless a tile-compressed image has as many tiles as its size calls for.
+
+    Its header alone decides the size of the image astropy decodes: a damaged
+    ``ZNAXISn`` would make a small file claim gigabytes.
+    """
+    table = hdu._bintable.header  # the stored binary table's own header
+    axes = [int(table[f"ZNAXIS{i}"]) for i in range(1, int(table["ZNAXIS"]) + 1)]
+    tiles = [int(table.get(f"ZTILE{i}", axes[0] if i == 1 else 1)) for i in range(1, len(axes) + 1)]
+    if min(axes + tiles, default=0) < 1:
+        raise CutoutError(f"{path}: HDU {hdu.name}: tile-compressed image of size {axes} "
+                          f"in tiles of {tiles}")
+    expected = math.prod(-(-n // t) for n, t in zip(axes, tiles, strict=True))
+    if expected != int(table["NAXIS2"]):
+        raise CutoutError(
+            f"{path}: HDU {hdu.name}: its header describes {expected} compressed tiles "
+            f"(an image of {' x '.join(map(str, axes[::-1]))} pixels) but the file holds "
+            f"{table['NAXIS2']}"
+        )
 
 
 def _headers(hdu: _ImageHDU, hdul: fits.HDUList) -> tuple[fits.Header, ...]:
@@ -465,7 +491,14 @@ def _check_aligned(chosen: Sequence[_Band], wcs: WCS | None) -> None:
 def _read_pixels(band: _Band, pixels: np.ndarray) -> None:
     """Read the band's image into ``pixels`` (float32, shape (y, x))."""
     try:
-        pixels[...] = band.hdu.data if band.plane is None else band.hdu.data[band.plane]
+        if isinstance(band.hdu, fits.CompImageHDU):
+            # Tile by tile into the plane, never the whole image decoded beside it
+            plane = () if band.plane is None else (band.plane,)
+            for start in range(0, pixels.shape[0], _TILE_ROWS):
+                rows = slice(start, start + _TILE_ROWS)
+                pixels[rows] = band.hdu.section[(*plane, rows)]
+        else:
+            pixels[...] = band.hdu.data if band.plane is None else band.hdu.data[band.plane]
     except Exception as exc:  # decoding errors come from astropy, numpy or the codecs
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CutoutError(f"{band.path}: cannot decode band {band.name!r} ({reason})") from None

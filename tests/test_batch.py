@@ -22,6 +22,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 from galseg import FeatureClass, GalsegError, MaskStore, Taxonomy  # noqa: E402
 from galseg.batch import (  # noqa: E402
@@ -301,6 +302,24 @@ def test_each_cutout_counts_once_however_often_it_is_named(tmp_path, client, cap
     again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
     # The copy is known by its pixels only on a worker, after its twin was skipped by name
     assert again.counts == {"predicted": 0, "skipped": 3, "failed": 0, "duplicate": 3}
+
+
+def test_a_rerun_with_everything_done_starts_no_cluster(tmp_path, client):
+    out = tmp_path / "done.zarr"
+    predict([SAMPLES], out, client=client, batch_size=4)
+    start = time.perf_counter()
+    # Nothing listens on port 9: reaching for a cluster would fail
+    again = predict([SAMPLES], out, scheduler="tcp://127.0.0.1:9")
+    seconds = time.perf_counter() - start
+    assert again.counts["skipped"] == len(find_cutouts([SAMPLES])) and again.workers == 0
+    print(f"\nre-run with every cutout done: {seconds:.2f} s, no cluster")
+
+
+def test_an_unreachable_scheduler_creates_no_store(tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(GalsegError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+            predict([SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", scheduler="tcp://127.0.0.1:9")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):

@@ -349,9 +349,9 @@ def _check_workers(client: Any, job: Job, say: Callable[[str], object]) -> None:
     if slow:
         say(
             f"warning: {_plural(len(slow), 'Dask worker')} ({', '.join(slow)}) set "
-            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower; start them "
-            "with it unset: dask config 'distributed.nanny.pre-spawn-environ."
-            "MALLOC_TRIM_THRESHOLD_: null' (galseg's local cluster does)"
+            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower: start them "
+            "with DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None "
+            "(as galseg's local cluster does), or with --no-nanny"
         )
 
 
@@ -415,7 +415,7 @@ def _cluster(
         return
     if scheduler is not None:
         try:
-            remote = Client(scheduler, timeout="30s")
+            remote = Client(scheduler)  # waits distributed.comm.timeouts.connect (30 s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise GalsegError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         with remote:
