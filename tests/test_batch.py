@@ -337,6 +337,80 @@ def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
     assert not [line for line in said if line.startswith("warning:")]
 
 
+@pytest.fixture
+def dask_cluster_processes(tmp_path):
+    """A ``dask scheduler`` and two ``dask worker`` processes on localhost, as a user
+    starts them: ``(address, worker processes)``."""
+    import socket
+    import subprocess
+    import sys
+
+    dask_command = str(Path(sys.executable).with_name("dask"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp_path}
+    processes = [
+        subprocess.Popen(
+            [dask_command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+             "--dashboard-address", ":0"], **quiet
+        )
+    ]
+    try:
+        processes += [
+            subprocess.Popen(
+                [dask_command, "worker", address, "--nthreads", "1", "--dashboard-address",
+                 ":0", "--name", f"w{i}"], **quiet
+            )
+            for i in range(2)
+        ]
+        with distributed.Client(address, timeout="60s") as probe_client:
+            probe_client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in processes[::-1]:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.mark.slow
+def test_a_real_cluster_losing_a_worker_mid_run_predicts_every_cutout_once(
+    tmp_path, simulated, dask_cluster_processes
+):
+    address = dask_cluster_processes
+    out = tmp_path / "predicted.zarr"
+    said: list[str] = []
+    killed: list[int] = []
+
+    def kill_a_worker_mid_run():
+        deadline = time.monotonic() + 600
+        with distributed.Client(address) as watcher:
+            while time.monotonic() < deadline and not killed:
+                done = len(list((out / "cutouts").glob("*"))) if (out / "cutouts").exists() else 0
+                if done >= N_SIMULATED // 4:
+                    pid = next(iter(watcher.run(os.getpid).values()))
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(done)
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_worker_mid_run)
+    killer.start()
+    report = predict([simulated], out, scheduler=address, batch_size=8, say=said.append)
+    killer.join()
+    assert killed and killed[0] < N_SIMULATED, "the worker was not killed during the run"
+    assert report.counts["predicted"] == N_SIMULATED and len(report.failures) == 1
+    store = MaskStore.open(out, mode="r")
+    assert len(store) == N_SIMULATED
+    assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
+    # A plain `dask worker` has Dask's MALLOC_TRIM_THRESHOLD_: the run says so
+    assert any(line.startswith("warning: 2 Dask workers") for line in said)
+
+
 def _malloc_trim_threshold() -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 

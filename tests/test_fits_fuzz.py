@@ -310,7 +310,7 @@ def check_read(case: Case) -> tuple[float, int, str]:
 
 def test_the_corpus_is_large_and_varied(cases):
     assert len(cases) >= 500
-    kinds = {re.sub(r"\(.*|\d+", "", case.how.split(": ", 1)[1]).strip() for case in cases}
+    kinds = {re.sub(r"\(.*|\d+", "", case.how.split(": ")[-1]).strip() for case in cases}
     assert len(kinds) > 40
 
 
@@ -382,7 +382,8 @@ def test_predict_workers_report_bad_files_and_carry_on(cases, tmp_path):
         assert outcome.status in ("predicted", "failed", "duplicate"), case.how
         if outcome.status == "failed":
             assert outcome.input == str(case.damaged) and outcome.reason, case.how
-            assert "Error:" not in outcome.reason, (case.how, outcome.reason)  # a galseg message
+            # A galseg message, not an exception of astropy's named by its type
+            assert not re.match(r"\w+(Error|Exception): ", outcome.reason), outcome.reason
 
 
 def test_the_napari_reader_never_raises(cases, monkeypatch):

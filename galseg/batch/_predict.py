@@ -190,7 +190,10 @@ def predict(
 
     The run is resumable: cutouts whose latest prediction came from the same
     checkpoint are skipped (by their files before any task is sent, by their
-    pixels on the workers). It is fault tolerant: a batch lost with its
+    pixels on the workers); when none is left, no cluster is started. Each
+    cutout counts once: inputs naming it again (the same files, or the same
+    pixels) are counted as ``"duplicate"``. The store is created only once the
+    inputs, the checkpoint and the cluster are known to be good. It is fault tolerant: a batch lost with its
     worker is run again by the scheduler, and an input that cannot be read
     or predicted is listed in the report with the reason instead of stopping
     the run.
@@ -243,7 +246,7 @@ def predict(
     ------
     GalsegError
         On bad settings, unusable inputs (a missing path, a glob matching
-        nothing, a catalogue without a path column), an unreadable
+        nothing, a catalogue without a path column, no FITS cutout), an unreadable
         checkpoint, a store with other classes, an unreachable scheduler, or
         workers that cannot load the model or open the store. Problems with
         single cutouts never raise: they are in the report.
