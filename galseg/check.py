@@ -100,7 +100,9 @@ class StoreCheck:
 
     def summary(self) -> str:
         """One line: what was checked and how it went."""
-        checked = f"{self.cutouts} cutouts, {self.revisions} revisions, {self.embeddings} embeddings"
+        checked = (
+            f"{self.cutouts} cutouts, {self.revisions} revisions, {self.embeddings} embeddings"
+        )
         found = []
         if self.problems:
             found.append(f"{len(self.problems)} problems")

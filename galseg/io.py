@@ -316,8 +316,9 @@ def _check_tiles(hdu: fits.CompImageHDU, path: Path) -> None:
     axes = [int(table[f"ZNAXIS{i}"]) for i in range(1, int(table["ZNAXIS"]) + 1)]
     tiles = [int(table.get(f"ZTILE{i}", axes[0] if i == 1 else 1)) for i in range(1, len(axes) + 1)]
     if min(axes + tiles, default=0) < 1:
-        raise CutoutError(f"{path}: HDU {hdu.name}: tile-compressed image of size {axes} "
-                          f"in tiles of {tiles}")
+        raise CutoutError(
+            f"{path}: HDU {hdu.name}: tile-compressed image of size {axes} in tiles of {tiles}"
+        )
     expected = math.prod(-(-n // t) for n, t in zip(axes, tiles, strict=True))
     if expected != int(table["NAXIS2"]):
         raise CutoutError(

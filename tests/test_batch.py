@@ -297,7 +297,7 @@ def test_each_cutout_counts_once_however_often_it_is_named(tmp_path, client, cap
     report = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
     # 2 files named 5 times, and a third file with the pixels of one of them
     assert report.counts == {"predicted": 2, "skipped": 0, "failed": 0, "duplicate": 4}
-    assert report.summary().endswith("of 2 inputs in %.1f s; 4 duplicate inputs" % report.seconds)
+    assert report.summary().endswith(f"of 2 inputs in {report.seconds:.1f} s; 4 duplicate inputs")
     assert len(MaskStore.open(tmp_path / "new.zarr", mode="r")) == 2
     again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
     # The copy is known by its pixels only on a worker, after its twin was skipped by name
@@ -317,8 +317,12 @@ def test_a_rerun_with_everything_done_starts_no_cluster(tmp_path, client):
 
 def test_an_unreachable_scheduler_creates_no_store(tmp_path):
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        with pytest.raises(GalsegError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-            predict([SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", scheduler="tcp://127.0.0.1:9")
+        with pytest.raises(
+            GalsegError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"
+        ):
+            predict(
+                [SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", scheduler="tcp://127.0.0.1:9"
+            )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -327,7 +331,9 @@ def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
     client.run(os.environ.__setitem__, "MALLOC_TRIM_THRESHOLD_", "65536", workers=[address])
     said: list[str] = []
     try:
-        predict([SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append)
+        predict(
+            [SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append
+        )
     finally:
         client.run(os.environ.pop, "MALLOC_TRIM_THRESHOLD_", None, workers=[address])
     (warning,) = [line for line in said if line.startswith("warning:")]
@@ -353,15 +359,34 @@ def dask_cluster_processes(tmp_path):
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp_path}
     processes = [
         subprocess.Popen(
-            [dask_command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-             "--dashboard-address", ":0"], **quiet
+            [
+                dask_command,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+            ],
+            **quiet,
         )
     ]
     try:
         processes += [
             subprocess.Popen(
-                [dask_command, "worker", address, "--nthreads", "1", "--dashboard-address",
-                 ":0", "--name", f"w{i}"], **quiet
+                [
+                    dask_command,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--dashboard-address",
+                    ":0",
+                    "--name",
+                    f"w{i}",
+                ],
+                **quiet,
             )
             for i in range(2)
         ]

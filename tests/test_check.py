@@ -78,8 +78,10 @@ def test_damage_is_listed_and_repair_removes_only_leftovers(store, capsys):
     problems = {(Path(p.where), p.what) for p in report.problems}
     assert problems == {
         (revision_2, "the stored mask does not match its content hash"),
-        (store.path / "cutouts" / second / "image",
-         "the stored pixels do not match the content hash"),
+        (
+            store.path / "cutouts" / second / "image",
+            "the stored pixels do not match the content hash",
+        ),
         (wrong, "labels [99] are not in the store's taxonomy"),
         (wrong, "the stored mask does not match its content hash"),
         (revision_dir(store, second, 2), "metadata 'annotator' missing or not a str"),
@@ -109,4 +111,6 @@ def test_repair_of_a_store_with_only_leftovers_makes_it_sound(store, capsys):
 
 def test_not_a_store_is_one_line(tmp_path, capsys):
     assert main(["check", str(tmp_path / "none.zarr")]) == 1
-    assert capsys.readouterr().err == f"galseg: error: {tmp_path / 'none.zarr'}: no mask store here\n"
+    assert (
+        capsys.readouterr().err == f"galseg: error: {tmp_path / 'none.zarr'}: no mask store here\n"
+    )

@@ -41,8 +41,16 @@ def new_store(path: Path, n: int) -> tuple[MaskStore, list[str]]:
 
 def start(mode: str, store: MaskStore, writer: int, n: int, ids: list[str], pause=0.0):
     child = subprocess.Popen(
-        [sys.executable, str(HERE / "_revision_writer.py"), mode, str(store.path), str(writer),
-         str(n), str(pause), *ids],
+        [
+            sys.executable,
+            str(HERE / "_revision_writer.py"),
+            mode,
+            str(store.path),
+            str(writer),
+            str(n),
+            str(pause),
+            *ids,
+        ],
         stdout=subprocess.PIPE,
         env=ENV,
     )

@@ -10,13 +10,14 @@ zero-length file.
 
 Every file must either read or raise a :class:`~galseg.GalsegError` naming it,
 within :data:`MAX_SECONDS`, allocating at most :data:`MAX_ALLOCATION` bytes
-(four times the cutout's pixels, and astropy's fixed overhead). The same corpus goes through ``galseg info``, the workers of
-``galseg predict`` and the napari reader.
+(four times the cutout's pixels, and astropy's fixed overhead). The same
+corpus goes through ``galseg info``, the workers of ``galseg predict`` and the
+napari reader.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 import gzip
 from pathlib import Path
@@ -196,7 +197,9 @@ def flip_bits(raw: bytes, rng: np.random.Generator, start: int, end: int, n: int
 
 def write_plain_and_packed(path: Path, fits_bytes: bytes) -> None:
     """Write FITS bytes to ``path``, gzipped if its name says so."""
-    path.write_bytes(gzip.compress(fits_bytes, mtime=0) if path.name.endswith(".gz") else fits_bytes)
+    path.write_bytes(
+        gzip.compress(fits_bytes, mtime=0) if path.name.endswith(".gz") else fits_bytes
+    )
 
 
 def mutations(raw: bytes, rng: np.random.Generator) -> Iterator[tuple[str, bytes]]:
@@ -247,7 +250,13 @@ def corpus(folder: Path) -> list[Case]:
                     else:
                         content = flip_bits(packed, rng, 10, len(packed), n=number - 5)
                     target.write_bytes(content)
-                    cases.append(Case(f"{layout}{suffix}: broken gzip {number}", swap(files, damaged, target), target))
+                    cases.append(
+                        Case(
+                            f"{layout}{suffix}: broken gzip {number}",
+                            swap(files, damaged, target),
+                            target,
+                        )
+                    )
     cases += special_files(folder / "special", cutout)
     return cases
 
@@ -329,7 +338,9 @@ def test_every_malformed_file_reads_or_fails_naming_it_quickly_and_within_memory
     assert outcomes["error"] > len(cases) // 2
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     seed=st.sampled_from(SEEDS),
     cut=st.floats(0.0, 1.0),

@@ -193,10 +193,10 @@ def predict(
     pixels on the workers); when none is left, no cluster is started. Each
     cutout counts once: inputs naming it again (the same files, or the same
     pixels) are counted as ``"duplicate"``. The store is created only once the
-    inputs, the checkpoint and the cluster are known to be good. It is fault tolerant: a batch lost with its
-    worker is run again by the scheduler, and an input that cannot be read
-    or predicted is listed in the report with the reason instead of stopping
-    the run.
+    inputs, the checkpoint and the cluster are known to be good. It is fault
+    tolerant: a batch lost with its worker is run again by the scheduler, and
+    an input that cannot be read or predicted is listed in the report with the
+    reason instead of stopping the run.
 
     Parameters
     ----------
