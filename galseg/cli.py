@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_rank(sub)
     _add_agreement(sub)
+    _add_check(sub)
     _add_training(sub)
     _add_bench(sub)
     return parser
@@ -336,6 +337,24 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
         help="JSON report (default: beside the store, STORE.predict-report.json)",
     )
     predict.set_defaults(run=_predict)
+
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    """The ``check`` command (verify a store, remove what interrupted writers left)."""
+    check = sub.add_parser(
+        "check",
+        help="verify every cutout, revision and embedding of a mask store",
+        description="Verify every cutout, revision and embedding of a mask store (metadata, "
+        "shapes, labels against the taxonomy, content hashes of the stored pixels and masks) "
+        "and list what is wrong; exit status 1 if anything is. --repair removes only the "
+        "staging folders and partial files of interrupted writes, never a published revision; "
+        "run it while no one writes to the store.",
+    )
+    check.add_argument("store", type=Path, metavar="STORE")
+    check.add_argument(
+        "--repair", action="store_true", help="remove leftovers of interrupted writes"
+    )
+    check.set_defaults(run=_check)
 
 
 def _add_assist_options(parser: argparse.ArgumentParser) -> None:
@@ -787,6 +806,19 @@ def _consensus(args: argparse.Namespace) -> int:
     written = write_consensus(args.store, args.out, progress=True)
     print(f"{written} consensus masks (annotator 'consensus') written to {args.out}")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_store
+
+    report = check_store(args.store, repair=args.repair)
+    for problem in report.problems:
+        print(f"  {problem}")
+    for leftover in report.leftovers:
+        done = "removed" if leftover in report.removed else "leftover of an interrupted write"
+        print(f"  {leftover}: {done}")
+    print(f"{report.store}: {report.summary()}")
+    return 0 if report.ok else 1
 
 
 def _train_encoder(args: argparse.Namespace) -> int:

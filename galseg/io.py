@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import bz2
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 import gzip
 import math
 import os
 from pathlib import Path
+import shutil
+import tempfile
 from typing import TypeAlias
 import uuid
 import warnings
@@ -150,16 +152,26 @@ def read_cutout(
     label = ", ".join(str(path) for path in paths)
     with _fits_warnings(), ExitStack() as files:
         if len(paths) == 1:
-            found = _bands_in_file(files.enter_context(_open_hdul(paths[0])), paths[0])
+            with _damage_named(paths[0]):
+                found = _bands_in_file(files.enter_context(_open_hdul(paths[0])), paths[0])
         else:
-            found = [_only_band(files.enter_context(_open_hdul(path)), path) for path in paths]
+            found = []
+            for path in paths:
+                with _damage_named(path):
+                    found.append(_only_band(files.enter_context(_open_hdul(path)), path))
         _check_unique(found)
         chosen = _select_bands(found, bands, label)
         _check_shapes(chosen, max_pixels)
         first = chosen[0]
         wcs = _read_wcs(first.headers[0], first.path)
         _check_aligned(chosen, wcs)
-        data = np.stack([_read_pixels(band) for band in chosen])
+        # Each band is converted straight into its plane: no second copy of the pixels
+        data = np.empty((len(chosen), *first.shape), dtype=np.float32)
+        for plane, band in zip(data, chosen, strict=True):
+            _read_pixels(band, plane)
+            if band.plane is None or band.plane == band.hdu.shape[0] - 1:
+                with suppress(AttributeError):
+                    del band.hdu.data  # astropy's decoded copy: not needed any more
     return Cutout.from_array(
         data,
         bands=[band.name for band in chosen],
@@ -192,12 +204,38 @@ def _fits_warnings() -> Iterator[None]:
         yield
 
 
-def _open_hdul(path: Path) -> fits.HDUList:
-    """Open a FITS file with all its headers read; call within :func:`_fits_warnings`."""
-    _check_fits_signature(path)
+@contextmanager
+def _damage_named(path: Path) -> Iterator[None]:
+    """Turn any error of astropy on a damaged file's headers into a CutoutError naming it.
+
+    Damaged headers make astropy raise nearly any exception (a missing NAXISn
+    is a KeyError, a text BITPIX a TypeError, an impossible one an
+    AttributeError); all of them mean the same to a user.
+    """
     try:
-        # Decompressing a gzipped file in memory is what detects its truncation.
-        return fits.open(path, lazy_load_hdus=False, decompress_in_memory=True)
+        yield
+    except CutoutError:
+        raise
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise CutoutError(
+            f"{path}: corrupt FITS file (its headers are damaged: {type(exc).__name__}: {reason})"
+        ) from None
+
+
+def _open_hdul(path: Path) -> fits.HDUList:
+    """Open a FITS file with all its headers read; call within :func:`_fits_warnings`.
+
+    A gzipped (or bzip2) file is decompressed, in a stream, into a temporary
+    file that is memory-mapped: that is what detects its truncation, without
+    holding the compressed and the decompressed bytes in memory.
+    """
+    compressed = _check_fits_signature(path)
+    try:
+        if compressed is None:
+            return fits.open(path, lazy_load_hdus=False)
+        with _decompressed(path, compressed) as plain:
+            return fits.open(plain, lazy_load_hdus=False, memmap=True)
     except EOFError:
         raise CutoutError(f"{path}: truncated file (the compressed data end early)") from None
     except VerifyWarning:
@@ -210,17 +248,34 @@ def _open_hdul(path: Path) -> fits.HDUList:
         raise CutoutError(f"{path}: corrupt FITS file ({exc})") from None
 
 
-def _check_fits_signature(path: Path) -> None:
-    """Raise unless ``path`` is a file that starts like a FITS file (once decompressed)."""
+@contextmanager
+def _decompressed(path: Path, decompress: Callable) -> Iterator[Path]:
+    """A temporary plain copy of a compressed file, removed on exit (a memory map of it
+    stays readable on POSIX systems)."""
+    fd, name = tempfile.mkstemp(prefix="galseg-", suffix=".fits")
+    try:
+        with os.fdopen(fd, "wb") as plain, decompress(path, "rb") as packed:
+            shutil.copyfileobj(packed, plain, 1 << 16)  # small chunks: little memory
+        yield Path(name)
+    finally:
+        with suppress(OSError):
+            os.unlink(name)
+
+
+def _check_fits_signature(path: Path) -> Callable | None:
+    """Raise unless ``path`` is a file that starts like a FITS file (once decompressed);
+    return the function that decompresses it, or None for a plain file."""
     if not path.exists():
         raise CutoutError(f"{path}: no such file")
     if path.is_dir():
         raise CutoutError(f"{path}: is a directory, not a FITS file")
+    compressed = None
     try:
         with open(path, "rb") as file:
             start = file.read(len(_FITS_SIGNATURE))
         for magic, decompress in _DECOMPRESSORS.items():
             if start.startswith(magic):
+                compressed = decompress
                 with decompress(path, "rb") as file:
                     start = file.read(len(_FITS_SIGNATURE))
     except EOFError:
@@ -231,6 +286,7 @@ def _check_fits_signature(path: Path) -> None:
         raise CutoutError(f"{path}: empty file")
     if start != _FITS_SIGNATURE:
         raise CutoutError(f"{path}: not a FITS file (it starts with {start!r}, not 'SIMPLE  =')")
+    return compressed
 
 
 def _image_hdus(hdul: fits.HDUList, path: Path) -> list[_ImageHDU]:
@@ -240,12 +296,36 @@ def _image_hdus(hdul: fits.HDUList, path: Path) -> list[_ImageHDU]:
         kinds = ", ".join(f"{hdu.name} ({type(hdu).__name__})" for hdu in hdul)
         raise CutoutError(f"{path}: no image data (the file holds {kinds})")
     for hdu in images:
+        if isinstance(hdu, fits.CompImageHDU):
+            _check_tiles(hdu, path)
         if not 2 <= len(hdu.shape) <= 3:
             raise CutoutError(
                 f"{path}: HDU {hdu.name} holds {len(hdu.shape)}-D data of shape {hdu.shape}; "
                 "expected 2-D images or one 3-D (band, y, x) cube"
             )
     return images
+
+
+def _check_tiles(hdu: fits.CompImageHDU, path: Path) -> None:
+    """Raise unless a tile-compressed image has as many tiles as its size calls for.
+
+    Its header alone decides the size of the image astropy decodes: a damaged
+    ``ZNAXISn`` would make a small file claim gigabytes.
+    """
+    table = hdu._bintable.header  # the stored binary table's own header
+    axes = [int(table[f"ZNAXIS{i}"]) for i in range(1, int(table["ZNAXIS"]) + 1)]
+    tiles = [int(table.get(f"ZTILE{i}", axes[0] if i == 1 else 1)) for i in range(1, len(axes) + 1)]
+    if min(axes + tiles, default=0) < 1:
+        raise CutoutError(
+            f"{path}: HDU {hdu.name}: tile-compressed image of size {axes} in tiles of {tiles}"
+        )
+    expected = math.prod(-(-n // t) for n, t in zip(axes, tiles, strict=True))
+    if expected != int(table["NAXIS2"]):
+        raise CutoutError(
+            f"{path}: HDU {hdu.name}: its header describes {expected} compressed tiles "
+            f"(an image of {' x '.join(map(str, axes[::-1]))} pixels) but the file holds "
+            f"{table['NAXIS2']}"
+        )
 
 
 def _headers(hdu: _ImageHDU, hdul: fits.HDUList) -> tuple[fits.Header, ...]:
@@ -409,16 +489,22 @@ def _check_aligned(chosen: Sequence[_Band], wcs: WCS | None) -> None:
             )
 
 
-def _read_pixels(band: _Band) -> np.ndarray:
-    """The band's image as float32, shape (y, x)."""
+def _read_pixels(band: _Band, pixels: np.ndarray) -> None:
+    """Read the band's image into ``pixels`` (float32, shape (y, x))."""
     try:
-        data = band.hdu.data if band.plane is None else band.hdu.data[band.plane]
-        pixels = np.asarray(data, dtype=np.float32)
+        if isinstance(band.hdu, fits.CompImageHDU):
+            # Tile by tile into the plane, never the whole image decoded beside it
+            plane = () if band.plane is None else (band.plane,)
+            for start in range(0, pixels.shape[0], _TILE_ROWS):
+                rows = slice(start, start + _TILE_ROWS)
+                pixels[rows] = band.hdu.section[(*plane, rows)]
+        else:
+            pixels[...] = band.hdu.data if band.plane is None else band.hdu.data[band.plane]
     except Exception as exc:  # decoding errors come from astropy, numpy or the codecs
-        raise CutoutError(f"{band.path}: cannot decode band {band.name!r} ({exc})") from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CutoutError(f"{band.path}: cannot decode band {band.name!r} ({reason})") from None
     if not np.isfinite(pixels).any():
         raise CutoutError(f"{band.path}: band {band.name!r} has no finite pixel (all NaN or inf)")
-    return pixels
 
 
 def _read_wcs(header: fits.Header, path: Path) -> WCS | None:

@@ -9,7 +9,7 @@ A store is one directory that plain ``zarr`` (v3) opens without galseg::
       cutouts/<id>/image               float32 (band, y, x): copy of the pixels (optional)
       cutouts/<id>/masks/<revision>    uint8 (y, x) label image, revision = 000001, 000002, ...
                                        attrs: revision, annotator, time, provenance,
-                                              content_hash, metadata
+                                              content_hash, mask_sha256, metadata
       cutouts/<id>/embeddings/<model>  float32 (feature,): a model's embedding of the cutout
                                        attrs: model, time, metadata
 
@@ -21,9 +21,10 @@ their highest revision.
 Saves are atomic: a revision (and a new cutout) is written completely into a
 staging folder, flushed, and published with one ``rename``; a process killed at
 any moment leaves the previous revision readable and no partial one visible.
-One process should write to a given cutout at a time; concurrent writers to
-different cutouts are safe, and concurrent writers to the same cutout never
-overwrite each other's revisions.
+Any number of processes may write at once, to different cutouts or to the
+same one: the revisions of a cutout are numbered under a lock (a ``flock`` on
+``masks/.lock``, released by the kernel if its holder dies), so no revision is
+lost or numbered twice, and a higher revision is never older than a lower one.
 
 Examples
 --------
@@ -45,6 +46,7 @@ from collections.abc import Iterator, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -70,6 +72,7 @@ __all__ = [
     "Revision",
     "check_name",
     "is_mask_store",
+    "mask_digest",
 ]
 
 FORMAT_VERSION = 1
@@ -411,21 +414,25 @@ class MaskStore:
             except (TypeError, ValueError):
                 raise StoreError(f"{where}: time {time!r} is not an ISO 8601 time") from None
         masks_dir = self._cutout_dir(cutout_id) / "masks"
+        attrs = {
+            "revision": 0,
+            "annotator": annotator,
+            "time": time or _now(),
+            "provenance": provenance,
+            "content_hash": info["content_hash"],
+            "mask_sha256": mask_digest(mask),
+            "metadata": dict(metadata or {}),
+        }
         with self._writing(f"save a mask of cutout {cutout_id}"), staging_dir(self.path) as staged:
-            revision = self._latest_revision_number(cutout_id) + 1
-            attrs = {
-                "revision": revision,
-                "annotator": annotator,
-                "time": time or _now(),
-                "provenance": provenance,
-                "content_hash": info["content_hash"],
-                "metadata": dict(metadata or {}),
-            }
             _write_mask(staged, mask, attrs)
-            while not publish(staged, masks_dir / _revision_name(revision)):
-                revision += 1  # another writer took this number: take the next
-                attrs["revision"] = revision
+            with _locked(masks_dir / ".lock"):  # the number and the time, in order
+                revision = self._latest_revision_number(cutout_id) + 1
+                attrs.update(revision=revision, time=time or _now())
                 _write_attrs(staged, attrs)
+                while not publish(staged, masks_dir / _revision_name(revision)):
+                    revision += 1  # a writer without the lock took this number
+                    attrs["revision"] = revision
+                    _write_attrs(staged, attrs)
         return revision
 
     def _validated_mask(self, mask: np.ndarray, shape: tuple[int, int], where: str) -> np.ndarray:
@@ -806,6 +813,35 @@ def is_mask_store(path: str | os.PathLike) -> bool:
 # --------------------------------------------------------------------- private
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def mask_digest(mask: np.ndarray) -> str:
+    """SHA-256 of a mask's labels (as C-ordered uint8) and shape, kept with each revision.
+
+    Examples
+    --------
+    >>> mask_digest(np.zeros((2, 2), dtype=np.uint8))[:12]
+    '660c5b93b24f'
+    """
+    labels = np.ascontiguousarray(mask, dtype=np.uint8)
+    return hashlib.sha256(repr(labels.shape).encode() + labels.tobytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing); a dead holder's
+    lock is released by the kernel. Without ``fcntl`` (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _revision_name(revision: int) -> str:

@@ -22,6 +22,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 from galseg import FeatureClass, GalsegError, MaskStore, Taxonomy  # noqa: E402
 from galseg.batch import (  # noqa: E402
@@ -296,11 +297,33 @@ def test_each_cutout_counts_once_however_often_it_is_named(tmp_path, client, cap
     report = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
     # 2 files named 5 times, and a third file with the pixels of one of them
     assert report.counts == {"predicted": 2, "skipped": 0, "failed": 0, "duplicate": 4}
-    assert report.summary().endswith("of 2 inputs in %.1f s; 4 duplicate inputs" % report.seconds)
+    assert report.summary().endswith(f"of 2 inputs in {report.seconds:.1f} s; 4 duplicate inputs")
     assert len(MaskStore.open(tmp_path / "new.zarr", mode="r")) == 2
     again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
     # The copy is known by its pixels only on a worker, after its twin was skipped by name
     assert again.counts == {"predicted": 0, "skipped": 3, "failed": 0, "duplicate": 3}
+
+
+def test_a_rerun_with_everything_done_starts_no_cluster(tmp_path, client):
+    out = tmp_path / "done.zarr"
+    predict([SAMPLES], out, client=client, batch_size=4)
+    start = time.perf_counter()
+    # Nothing listens on port 9: reaching for a cluster would fail
+    again = predict([SAMPLES], out, scheduler="tcp://127.0.0.1:9")
+    seconds = time.perf_counter() - start
+    assert again.counts["skipped"] == len(find_cutouts([SAMPLES])) and again.workers == 0
+    print(f"\nre-run with every cutout done: {seconds:.2f} s, no cluster")
+
+
+def test_an_unreachable_scheduler_creates_no_store(tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(
+            GalsegError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"
+        ):
+            predict(
+                [SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", scheduler="tcp://127.0.0.1:9"
+            )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
@@ -308,7 +331,9 @@ def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
     client.run(os.environ.__setitem__, "MALLOC_TRIM_THRESHOLD_", "65536", workers=[address])
     said: list[str] = []
     try:
-        predict([SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append)
+        predict(
+            [SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append
+        )
     finally:
         client.run(os.environ.pop, "MALLOC_TRIM_THRESHOLD_", None, workers=[address])
     (warning,) = [line for line in said if line.startswith("warning:")]
@@ -316,6 +341,99 @@ def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
     said.clear()
     predict([SAMPLES / "tail_legacy.fits.fz"], tmp_path / "o.zarr", client=client, say=said.append)
     assert not [line for line in said if line.startswith("warning:")]
+
+
+@pytest.fixture
+def dask_cluster_processes(tmp_path):
+    """A ``dask scheduler`` and two ``dask worker`` processes on localhost, as a user
+    starts them: ``(address, worker processes)``."""
+    import socket
+    import subprocess
+    import sys
+
+    dask_command = str(Path(sys.executable).with_name("dask"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": tmp_path}
+    processes = [
+        subprocess.Popen(
+            [
+                dask_command,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+            ],
+            **quiet,
+        )
+    ]
+    try:
+        processes += [
+            subprocess.Popen(
+                [
+                    dask_command,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--dashboard-address",
+                    ":0",
+                    "--name",
+                    f"w{i}",
+                ],
+                **quiet,
+            )
+            for i in range(2)
+        ]
+        with distributed.Client(address, timeout="60s") as probe_client:
+            probe_client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in processes[::-1]:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.mark.slow
+def test_a_real_cluster_losing_a_worker_mid_run_predicts_every_cutout_once(
+    tmp_path, simulated, dask_cluster_processes
+):
+    address = dask_cluster_processes
+    out = tmp_path / "predicted.zarr"
+    said: list[str] = []
+    killed: list[int] = []
+
+    def kill_a_worker_mid_run():
+        deadline = time.monotonic() + 600
+        with distributed.Client(address) as watcher:
+            while time.monotonic() < deadline and not killed:
+                done = len(list((out / "cutouts").glob("*"))) if (out / "cutouts").exists() else 0
+                if done >= N_SIMULATED // 4:
+                    pid = next(iter(watcher.run(os.getpid).values()))
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(done)
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_worker_mid_run)
+    killer.start()
+    report = predict([simulated], out, scheduler=address, batch_size=8, say=said.append)
+    killer.join()
+    assert killed and killed[0] < N_SIMULATED, "the worker was not killed during the run"
+    assert report.counts["predicted"] == N_SIMULATED and len(report.failures) == 1
+    store = MaskStore.open(out, mode="r")
+    assert len(store) == N_SIMULATED
+    assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
+    # A plain `dask worker` has Dask's MALLOC_TRIM_THRESHOLD_: the run says so
+    assert any(line.startswith("warning: 2 Dask workers") for line in said)
 
 
 def _malloc_trim_threshold() -> str | None:

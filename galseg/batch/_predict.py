@@ -190,10 +190,13 @@ def predict(
 
     The run is resumable: cutouts whose latest prediction came from the same
     checkpoint are skipped (by their files before any task is sent, by their
-    pixels on the workers). It is fault tolerant: a batch lost with its
-    worker is run again by the scheduler, and an input that cannot be read
-    or predicted is listed in the report with the reason instead of stopping
-    the run.
+    pixels on the workers); when none is left, no cluster is started. Each
+    cutout counts once: inputs naming it again (the same files, or the same
+    pixels) are counted as ``"duplicate"``. The store is created only once the
+    inputs, the checkpoint and the cluster are known to be good. It is fault
+    tolerant: a batch lost with its worker is run again by the scheduler, and
+    an input that cannot be read or predicted is listed in the report with the
+    reason instead of stopping the run.
 
     Parameters
     ----------
@@ -243,7 +246,7 @@ def predict(
     ------
     GalsegError
         On bad settings, unusable inputs (a missing path, a glob matching
-        nothing, a catalogue without a path column), an unreadable
+        nothing, a catalogue without a path column, no FITS cutout), an unreadable
         checkpoint, a store with other classes, an unreachable scheduler, or
         workers that cannot load the model or open the store. Problems with
         single cutouts never raise: they are in the report.
@@ -349,9 +352,9 @@ def _check_workers(client: Any, job: Job, say: Callable[[str], object]) -> None:
     if slow:
         say(
             f"warning: {_plural(len(slow), 'Dask worker')} ({', '.join(slow)}) set "
-            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower; start them "
-            "with it unset: dask config 'distributed.nanny.pre-spawn-environ."
-            "MALLOC_TRIM_THRESHOLD_: null' (galseg's local cluster does)"
+            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower: start them "
+            "with DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None "
+            "(as galseg's local cluster does), or with --no-nanny"
         )
 
 
@@ -415,7 +418,7 @@ def _cluster(
         return
     if scheduler is not None:
         try:
-            remote = Client(scheduler, timeout="30s")
+            remote = Client(scheduler)  # waits distributed.comm.timeouts.connect (30 s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise GalsegError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         with remote:

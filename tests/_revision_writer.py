@@ -1,0 +1,111 @@
+"""Writers of mask revisions for the concurrency and crash tests, run in child processes.
+
+Every mask a writer saves says who wrote it and which it was: its first row
+holds the writer's number and its sequence number ``k``, and the rest are
+pseudo-random labels drawn from both (:func:`expected_mask`), so a checker can
+tell a whole revision from one mixed from two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+from galseg import MaskStore
+from galseg.autosave import Autosaver
+
+SHAPE = (64, 96)
+
+
+def expected_mask(writer: int, k: int) -> np.ndarray:
+    """Mask ``k`` of writer number ``writer``: labels 0-5, its identity in the first row."""
+    rng = np.random.default_rng([writer, k])
+    mask = rng.integers(0, 6, size=SHAPE, dtype=np.uint8)
+    digits = np.base_repr(writer, 6).zfill(4) + np.base_repr(k, 6).zfill(6)
+    mask[0, :10] = [int(d) for d in digits]
+    return mask
+
+
+def identity(mask: np.ndarray) -> tuple[int, int]:
+    """(writer, k) that :func:`expected_mask` wrote into a mask's first row."""
+    digits = "".join(str(int(d)) for d in mask[0, :10])
+    return int(digits[:4], 6), int(digits[4:], 6)
+
+
+def save(store_path: str, writer: int, n: int, cutout_ids: list[str], pause: float) -> dict:
+    """Save ``n`` masks (forever if 0), round the cutouts; revision numbers by cutout."""
+    store = MaskStore.open(store_path, mode="r+")
+    got: dict[str, list[int]] = {cid: [] for cid in cutout_ids}
+    k = 0
+    while n == 0 or k < n:
+        cid = cutout_ids[k % len(cutout_ids)]
+        got[cid].append(store.save_mask(cid, expected_mask(writer, k), f"writer{writer}"))
+        if k == 0:
+            print("saved", flush=True)  # the first save is whole: kill me any time now
+        k += 1
+        time.sleep(pause)
+    return got
+
+
+def autosave(store_path: str, writer: int, n: int, cutout_ids: list[str], pause: float) -> dict:
+    """Paint ``n`` changes (forever if 0) into one cutout through an Autosaver."""
+    store = MaskStore.open(store_path, mode="r+")
+    (cid,) = cutout_ids
+    got: dict[str, list[int]] = {cid: []}
+
+    def saved(revision: int, _when: float) -> None:
+        got[cid].append(revision)
+        if len(got[cid]) == 1:
+            print("saved", flush=True)  # the first save is whole: kill me any time now
+
+    saver = Autosaver(
+        lambda mask: store.save_mask(cid, mask, f"writer{writer}"),
+        delay=0.0,
+        max_delay=0.05,
+        on_saved=saved,
+    )
+    k = 0
+    while n == 0 or k < n:
+        saver.changed(expected_mask(writer, k))
+        k += 1
+        time.sleep(pause)
+    saver.close()
+    return got
+
+
+def run(argv: list[str]) -> dict:
+    """Run the writer that ``argv`` describes: MODE STORE WRITER N PAUSE CUTOUT_ID..."""
+    mode, store_path, writer, n, pause = argv[:5]
+    writer_of = {"save": save, "autosave": autosave}[mode]
+    return writer_of(store_path, int(writer), int(n), argv[5:], float(pause))
+
+
+def zygote() -> None:
+    """Fork a writer for each line read (its arguments), printing the child's pid.
+
+    Forking from a process that has imported galseg already starts a writer in
+    milliseconds: a crash soak can kill hundreds. Children are reaped by the kernel.
+    """
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run(line.split())
+            finally:
+                os._exit(0)
+        print(pid, flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "zygote":
+        zygote()
+    else:
+        print("ready", flush=True)
+        print(json.dumps(run(sys.argv[1:])), flush=True)

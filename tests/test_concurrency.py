@@ -1,0 +1,138 @@
+"""Many writers, one store: concurrent saves, and writers killed at random moments.
+
+The writers are real processes (``tests/_revision_writer.py``) saving through
+:meth:`MaskStore.save_mask`, through an :class:`~galseg.autosave.Autosaver`
+(as the annotator does), or as ``galseg predict`` workers
+(:func:`galseg.batch.predict_batch`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from galseg import Cutout, MaskStore
+from galseg.check import check_store
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from _revision_writer import SHAPE, expected_mask, identity  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+
+
+def new_store(path: Path, n: int) -> tuple[MaskStore, list[str]]:
+    store = MaskStore.open(path)
+    rng = np.random.default_rng(7)
+    ids = [
+        store.add_cutout(Cutout.from_array(rng.normal(size=(1, *SHAPE)), bands=["r"]))
+        for _ in range(n)
+    ]
+    return store, ids
+
+
+def start(mode: str, store: MaskStore, writer: int, n: int, ids: list[str], pause=0.0):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "_revision_writer.py"),
+            mode,
+            str(store.path),
+            str(writer),
+            str(n),
+            str(pause),
+            *ids,
+        ],
+        stdout=subprocess.PIPE,
+        env=ENV,
+    )
+    assert child.stdout.readline().strip() == b"ready"
+    return child
+
+
+def assert_history_is_whole_and_ordered(store: MaskStore, cutout_id: str, after: int = 0) -> list:
+    """Revisions 1..n, in time order, each a mask some writer meant in full (those
+    above ``after``: published revisions never change, so each is read once)."""
+    history = store.history(cutout_id)
+    assert [rev.revision for rev in history] == list(range(1, len(history) + 1))
+    assert [rev.time for rev in history] == sorted(rev.time for rev in history)
+    seen = []
+    for rev in history[after:]:
+        mask = store.load_mask(cutout_id, revision=rev.revision)
+        writer, k = identity(mask)
+        np.testing.assert_array_equal(mask, expected_mask(writer, k))  # nothing mixed
+        assert rev.annotator == f"writer{writer}"
+        seen.append((writer, k))
+    for writer in {w for w, _ in seen}:  # each writer's own saves keep their order
+        ks = [k for w, k in seen if w == writer]
+        assert ks == sorted(ks)
+    return seen
+
+
+def test_four_processes_saving_into_one_store_lose_and_repeat_nothing(tmp_path):
+    store, (a, b, c) = new_store(tmp_path / "shared.zarr", 3)
+    children = [
+        start("autosave", store, 1, 40, [a], pause=0.01),  # an annotator painting cutout a
+        start("save", store, 2, 24, [a, b]),  # another annotator, on a and b
+        start("save", store, 3, 24, [a, b, c]),  # batch workers
+        start("save", store, 4, 24, [c, a]),
+    ]
+    returned: dict[str, list[int]] = {a: [], b: [], c: []}
+    for child in children:
+        out, _ = child.communicate(timeout=240)
+        assert child.returncode == 0
+        for cid, revisions in json.loads(out.splitlines()[-1]).items():
+            returned[cid] += revisions
+    for cid in (a, b, c):
+        seen = assert_history_is_whole_and_ordered(store, cid)
+        # Every save returned its own number, and every number is a revision: none lost
+        assert sorted(returned[cid]) == list(range(1, len(seen) + 1))
+    assert len(store.history(b)) == 12 + 8 and len(store.history(c)) == 8 + 12
+    assert check_store(store.path).ok
+
+
+@pytest.mark.slow
+def test_writers_killed_at_random_moments_never_lose_or_mix_a_revision(tmp_path):
+    """Three hundred SIGKILLs of writers (save_mask, autosave) in the middle of their work."""
+    store, ids = new_store(tmp_path / "soak.zarr", 2)
+    rng = np.random.default_rng(300)
+    zygote = subprocess.Popen(
+        [sys.executable, str(HERE / "_revision_writer.py"), "zygote"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=ENV,
+        text=True,
+    )
+    assert zygote.stdout.readline().strip() == "ready"
+    kills, checked = 0, dict.fromkeys(ids, 0)
+    try:
+        while kills < 300:
+            kind = ("save", "autosave")[kills % 2]
+            chosen = ids if kind == "save" else [ids[kills % 4 // 2]]
+            zygote.stdin.write(f"{kind} {store.path} {kills} 0 0 {' '.join(chosen)}\n")
+            zygote.stdin.flush()
+            pid = int(zygote.stdout.readline())
+            assert zygote.stdout.readline().strip() == "saved"  # its first save, whole
+            time.sleep(rng.uniform(0.0, 0.05))  # then it dies at any point of a later one
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+            reopened = MaskStore.open(store.path, mode="r")
+            for cid in ids:
+                seen = assert_history_is_whole_and_ordered(reopened, cid, checked[cid])
+                checked[cid] += len(seen)
+    finally:
+        zygote.kill()
+        zygote.wait()
+    report = check_store(store.path)  # every revision again, with its content hash
+    assert not report.problems
+    assert check_store(store.path, repair=True).ok  # the kills' leftovers, and only they, go
+    assert sum(checked.values()) > 100  # saves got through between kills
+    print(f"\n{kills} writers killed; {report.revisions} revisions intact")
