@@ -15,7 +15,7 @@ import numpy as np
 
 from ..cutout import split_fits_suffix
 from ..errors import GalsegError
-from ..queue import QueueItem, band_rank, find_cutouts
+from ..discovery import QueueItem, band_rank, find_cutouts
 
 __all__ = [
     "CATALOGUE_SUFFIXES",
@@ -82,7 +82,7 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
         Each one of:
 
         - a FITS file, a folder of FITS files or a mask store, as the
-          annotator opens them (:func:`galseg.queue.find_cutouts`: per-band
+          annotator opens them (:func:`galseg.discovery.find_cutouts`: per-band
           files ``<stem>_<band>.fits`` of a folder are one cutout);
         - a glob (``"cutouts/**/*.fits.gz"``; quote it in a shell) matching
           any of those (a FITS catalogue is recognised only when named

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..cutout import Cutout
 from ..errors import GalsegError
-from ..queue import QueueItem
+from ..discovery import QueueItem
 from ..store import MaskStore
 
 if TYPE_CHECKING:
