@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+import importlib
 import os
 from pathlib import Path
 import tempfile
@@ -136,6 +137,9 @@ class AnnotationSession:
         waits for its save.
     model_threads : int, optional
         torch's threads (default: all cores but one, so a UI keeps one).
+    import_model : callable, optional
+        Returns :mod:`galseg.model`, for checkpoints switched to and
+        retraining (a GUI may need to import it its own way).
 
     Attributes
     ----------
@@ -176,8 +180,10 @@ class AnnotationSession:
         save_delay: float = 0.5,
         max_save_delay: float = 1.5,
         model_threads: int | None = None,
+        import_model: Callable[[], Any] | None = None,
     ) -> None:
         self.queue = queue
+        self._import_model = import_model or (lambda: importlib.import_module("galseg.model"))
         self.models = dict(models or {})
         self.events = type("SessionEvents", (), {})()
         for name in self.EVENTS:
@@ -502,7 +508,7 @@ class AnnotationSession:
         """Switch to a galseg checkpoint (e.g. the one :meth:`retrain` wrote)."""
         from ._models import assistants
 
-        self.load_model(assistants(path)["galseg"])
+        self.load_model(assistants(path, import_model=self._import_model)["galseg"])
 
     def _load(self, load: Callable[[], Any]) -> Any:
         model = load()
@@ -668,8 +674,7 @@ class AnnotationSession:
         """
         if self._retrain_thread is not None or not self.flush():
             return None
-        from galseg import model as galseg_model
-
+        galseg_model = self._import_model()
         start = getattr(self.model, "checkpoint_path", None)
         if not isinstance(self.model, galseg_model.Assistant) or start is None:
             start = galseg_model.SHIPPED_CHECKPOINT
