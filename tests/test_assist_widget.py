@@ -69,7 +69,7 @@ def _stroke_and_wait(widget, stroke, label, qtbot):
     _paint(widget.mask_layer, stroke, label)
     request = widget.stroke_finished()
     assert request is not None
-    qtbot.waitUntil(lambda: not widget.assist.session.pending, timeout=MODEL_S * 1000)
+    qtbot.waitUntil(lambda: not widget.session.assist.pending, timeout=MODEL_S * 1000)
     return request
 
 
@@ -113,7 +113,7 @@ def test_a_second_stroke_refines_the_preview(annotator, qtbot):
         second = _stroke_and_wait(annotator, correction, STREAM, qtbot)
     else:  # an eraser stroke where the preview spills: a negative prompt
         second = annotator.stroke_finished(erased=correction)
-        qtbot.waitUntil(lambda: not annotator.assist.session.pending, timeout=MODEL_S * 1000)
+        qtbot.waitUntil(lambda: not annotator.session.assist.pending, timeout=MODEL_S * 1000)
     assert second.generation > first.generation and second.previous is not None
     assert (second.negative if not positive else second.positive).sum() > 0
     after = annotator.assist.preview
@@ -125,13 +125,13 @@ def test_reject_and_the_threshold_never_touch_the_mask(annotator, qtbot):
     truth = _open(annotator, "tail_legacy", qtbot) == 3
     _stroke_and_wait(annotator, scribble(truth, np.random.default_rng(2)), 3, qtbot)
     mask = annotator.mask_layer.data.copy()
-    calls = len(annotator.assist.latencies)
+    calls = len(annotator.session.latencies)
     sizes = []
     for value in (20, 50, 80):
         annotator.assist.threshold_slider.setValue(value)
         sizes.append(int(annotator.assist.preview.sum()))
     assert sizes[0] >= sizes[1] >= sizes[2] and sizes[0] > sizes[2]
-    assert len(annotator.assist.latencies) == calls  # no model run for the threshold
+    assert len(annotator.session.latencies) == calls  # no model run for the threshold
     annotator.reject()
     assert annotator.assist.preview is None and not annotator.preview_layer.visible
     np.testing.assert_array_equal(annotator.mask_layer.data, mask)
@@ -145,17 +145,17 @@ def test_a_stroke_made_during_a_completion_supersedes_it(annotator, qtbot):
     first = annotator.stroke_finished()
     _paint(annotator.mask_layer, scribble(truth, rng), STREAM)
     second = annotator.stroke_finished()
-    qtbot.waitUntil(lambda: not annotator.assist.session.pending, timeout=MODEL_S * 1000)
+    qtbot.waitUntil(lambda: not annotator.session.assist.pending, timeout=MODEL_S * 1000)
     qtbot.wait(200)  # let any late answer to the first stroke arrive
     assert second.generation > first.generation
-    assert annotator.assist.session.preview.generation == second.generation
-    assert len(annotator.assist.latencies) == 1  # the first answer never reached the screen
+    assert annotator.session.assist.preview.generation == second.generation
+    assert len(annotator.session.latencies) == 1  # the first answer never reached the screen
 
 
 def test_navigation_drops_the_preview_and_encodes_the_next_cutout(annotator, qtbot):
     truth = _open(annotator, "stream_legacy", qtbot) == STREAM
     _stroke_and_wait(annotator, scribble(truth, np.random.default_rng(4)), STREAM, qtbot)
-    cache = annotator.assist.runner.model.cache
+    cache = annotator.session.model.cache
     encoded = len(cache)
     annotator.next()
     assert annotator.assist.preview is None and not annotator.preview_layer.visible
@@ -168,7 +168,7 @@ def test_switching_the_model(annotator, qtbot, tmp_path):
     copy = tmp_path / "my-model.safetensors"
     shutil.copy(SHIPPED_CHECKPOINT, copy)
     shutil.copy(card_path(SHIPPED_CHECKPOINT), card_path(copy))
-    annotator.assist.use_checkpoint(copy)
+    annotator.session.use_checkpoint(copy)
     qtbot.waitUntil(
         lambda: "my-model" in annotator.assist.model_label.text(), timeout=MODEL_S * 1000
     )
@@ -242,7 +242,7 @@ def test_retrain_on_my_masks_then_switch(annotator, qtbot):
     qtbot.waitUntil(
         lambda: "tuned.safetensors" in annotator.assist.model_label.text(), timeout=30_000
     )
-    assert annotator.assist.runner.model.checkpoint_path == out
+    assert annotator.session.model.checkpoint_path == out
 
 
 @dataclass
@@ -297,9 +297,9 @@ def test_mouse_strokes_complete_and_the_eraser_is_a_negative_prompt(annotator, q
     before = layer.data.copy()
     _drag(layer, [tuple(centre - (0, 6)), tuple(centre + (0, 6))])
     qtbot.waitUntil(
-        lambda: not panel.session.pending and panel.session.negative.any(), timeout=MODEL_S * 1000
+        lambda: not annotator.session.assist.pending and annotator.session.assist.negative.any(), timeout=MODEL_S * 1000
     )
-    erased = panel.session.negative
+    erased = annotator.session.assist.negative
     assert erased[tuple(centre)] and erased.sum() >= 5 * 12
     np.testing.assert_array_equal(layer.data[~erased], before[~erased])
     assert (panel.preview & erased).sum() < (first & erased).sum()  # it listened
@@ -331,7 +331,7 @@ def test_a_stroke_of_another_class_over_a_feature_starts_that_feature(annotator,
     bar = scribble(truth == 4, np.random.default_rng(9))
     request = _stroke_and_wait(annotator, bar, 4, qtbot)
     assert request.label == 4 and request.positive.any() and not request.negative.any()
-    assert annotator.assist.session.preview.label == 4
+    assert annotator.session.assist.preview.label == 4
 
 
 def test_the_model_loads_in_a_fresh_process_after_the_window(tmp_path):
@@ -359,4 +359,4 @@ def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
     layer.mode, layer.selected_label, layer.brush_size = "paint", 3, 5
     _drag(layer, [tuple(p) for p in skeleton[::4]])
     qtbot.waitUntil(lambda: annotator.assist.preview is not None, timeout=MODEL_S * 1000)
-    assert not annotator.assist.session.negative.any()
+    assert not annotator.session.assist.negative.any()
