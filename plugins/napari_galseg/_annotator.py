@@ -39,6 +39,7 @@ from galseg.autosave import saved_ago
 from galseg.errors import GalsegError
 from galseg.photometry import cursor_readout
 from galseg.settings import Settings, save_settings
+from galseg.smoothing import SMOOTHINGS, smooth_cutout
 from galseg.store import FLAGS
 from galseg.stretch import PRESETS, normalize, rgb_planes
 
@@ -159,6 +160,16 @@ class AnnotatorWidget(QWidget):
         )
         self.softening_spin.valueChanged.connect(self._on_stretch)
         view_layout.addRow("Softening", self.softening_spin)
+        self.smoothing_combo = QComboBox()
+        self.smoothing_combo.addItems(SMOOTHINGS)
+        self.smoothing_combo.setCurrentText(self.settings.smoothing)
+        self.smoothing_combo.setToolTip(
+            "Display only: a Gaussian (sigma in pixels) or a block average shows faint "
+            "extended light above the per-pixel noise; painting, the read-out and the model "
+            "keep the native pixels"
+        )
+        self.smoothing_combo.currentTextChanged.connect(self._on_stretch)
+        view_layout.addRow("Smoothing", self.smoothing_combo)
         self.bands_check = QCheckBox("Show bands separately")
         self.bands_check.setChecked(self.settings.show_bands)
         self.bands_check.toggled.connect(self._on_view_mode)
@@ -324,7 +335,8 @@ class AnnotatorWidget(QWidget):
         if opened is None:
             return
         name, softening = self.stretch_combo.currentText(), self.softening_spin.value()
-        planes = normalize(opened.cutout, name, softening=softening)
+        shown = smooth_cutout(opened.cutout, self.smoothing_combo.currentText())
+        planes = normalize(shown, name, softening=softening)
         self._image_layers[0].data = np.moveaxis(rgb_planes(planes), 0, -1)
         for layer, plane in zip(self._image_layers[1:], planes, strict=True):
             layer.data = plane
@@ -340,7 +352,9 @@ class AnnotatorWidget(QWidget):
 
     def _on_stretch(self, *_args) -> None:
         self.remember(
-            stretch=self.stretch_combo.currentText(), softening=self.softening_spin.value()
+            stretch=self.stretch_combo.currentText(),
+            softening=self.softening_spin.value(),
+            smoothing=self.smoothing_combo.currentText(),
         )
         self._render()
 
