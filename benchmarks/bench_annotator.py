@@ -44,7 +44,7 @@ def write_cutouts(folder: Path, size: int, bands: int, n: int = 2) -> None:
         data = np.concatenate([data] * (-(-bands // data.shape[0])))[:bands]
         names = ("g", "r", "i", "z", "y")[:bands]
         cutout = Cutout(data.astype(np.float32), names, None, base.pixel_scale)
-        write_cutout(cutout, folder / f"c{size}_{seed}.fits")
+        write_cutout(cutout, folder / f"s{size}n{seed}.fits")
 
 
 class Heartbeat:

@@ -360,3 +360,23 @@ def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
     _drag(layer, [tuple(p) for p in skeleton[::4]])
     qtbot.waitUntil(lambda: annotator.assist.preview is not None, timeout=MODEL_S * 1000)
     assert not annotator.session.assist.negative.any()
+
+
+@pytest.mark.parametrize("delay", [0.5, 5.0])
+def test_closing_while_the_model_loads_or_encodes_ends_cleanly_after_the_last_save(
+    tmp_path, delay
+):
+    """The model's thread is joined and nothing signals into deleted widgets: exit code 0."""
+    store = tmp_path / "masks.zarr"
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "_close_while_busy.py"), str(store), str(delay)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GALSEG_CONFIG_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "CLOSED" in result.stdout and "deleted" not in result.stderr
+    masks = MaskStore.open(store, mode="r")
+    (cutout_id,) = [i for i in masks.ids() if masks.latest(i, "smoke") is not None]
+    assert (masks.load_mask(cutout_id, "smoke") == 1).sum() == 40  # the last save is there

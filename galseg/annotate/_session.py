@@ -377,14 +377,17 @@ class AnnotationSession:
         self.edited([edit])
 
     def edited(self, edits: Sequence[Edit]) -> None:
-        """Record edits a view already made to :attr:`mask`, as one undo step.
+        """Record edits a view made, or is making, to :attr:`mask`, as one undo step.
 
         A napari Labels layer that shares the mask reports each committed
-        stroke this way, from its ``paint`` event.
+        stroke this way, from its ``paint`` event (which napari may send just
+        before it writes the pixels: the session writes them too).
         """
         edits = [edit for edit in edits if edit.size]
         if self.mask is None or not edits:
             return
+        for edit in edits:
+            self.mask[edit.index] = edit.new
         self.history.push(edits)
         self._stroke.extend(edits)
         self._changed()
