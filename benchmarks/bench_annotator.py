@@ -84,8 +84,8 @@ def spin(app, seconds: float, until=None) -> bool:
 
 
 def run_session(size: int, bands: int, assist: bool) -> dict:
-    from qtpy.QtWidgets import QApplication
     import napari
+    from qtpy.QtWidgets import QApplication
 
     from napari_galseg import launch
 

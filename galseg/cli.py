@@ -622,12 +622,13 @@ def _import_plugin():
     """napari and the annotator's ``launch``, or one line saying what to install."""
     try:
         import napari
+
         from napari_galseg import launch
     except ImportError as exc:
         missing = exc.name or "napari_galseg"
         raise GalsegError(
             f"the annotator needs the napari plugin and a Qt binding ({missing} is missing): "
-            "pip install 'napari-galseg[all]' (from a galseg clone: pip install -e './plugins[all]')"
+            "pip install 'napari-galseg[all]' (in a galseg clone: pip install -e './plugins[all]')"
         ) from None
     return napari, launch
 

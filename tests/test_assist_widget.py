@@ -297,7 +297,8 @@ def test_mouse_strokes_complete_and_the_eraser_is_a_negative_prompt(annotator, q
     before = layer.data.copy()
     _drag(layer, [tuple(centre - (0, 6)), tuple(centre + (0, 6))])
     qtbot.waitUntil(
-        lambda: not annotator.session.assist.pending and annotator.session.assist.negative.any(), timeout=MODEL_S * 1000
+        lambda: not annotator.session.assist.pending and annotator.session.assist.negative.any(),
+        timeout=MODEL_S * 1000,
     )
     erased = annotator.session.assist.negative
     assert erased[tuple(centre)] and erased.sum() >= 5 * 12
@@ -363,13 +364,16 @@ def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
 
 
 @pytest.mark.parametrize("delay", [0.5, 5.0])
-def test_closing_while_the_model_loads_or_encodes_ends_cleanly_after_the_last_save(
-    tmp_path, delay
-):
+def test_closing_while_the_model_loads_or_encodes_ends_cleanly_after_the_last_save(tmp_path, delay):
     """The model's thread is joined and nothing signals into deleted widgets: exit code 0."""
     store = tmp_path / "masks.zarr"
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).parent / "_close_while_busy.py"), str(store), str(delay)],
+        [
+            sys.executable,
+            str(Path(__file__).parent / "_close_while_busy.py"),
+            str(store),
+            str(delay),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -165,15 +165,28 @@ def test_the_plugin_pins_no_qt_binding_and_offers_one_as_an_extra():
     project = tomllib.loads((MANIFEST.parents[1] / "pyproject.toml").read_text())["project"]
     bindings = ("pyqt", "pyside")
     assert not any(b in dep.lower() for dep in project["dependencies"] for b in bindings)
-    assert any(b in dep.lower() for dep in project["optional-dependencies"]["all"] for b in bindings)
+    assert any(
+        b in dep.lower() for dep in project["optional-dependencies"]["all"] for b in bindings
+    )
 
 
 def test_the_plugin_holds_no_save_or_assist_logic_of_its_own():
     """Saving, undo, the assist loop, models and retraining are the session's (galseg.annotate)."""
     session_only = (
-        "save_mask", "Autosaver", "AssistSession", "ModelRunner", "merge_preview",
-        "stroke_pixels", "finetune(", "load_assistant", "np.save", "create_worker",
-        "thread_worker", "threading", "ThreadPoolExecutor", "_reset_history",
+        "save_mask",
+        "Autosaver",
+        "AssistSession",
+        "ModelRunner",
+        "merge_preview",
+        "stroke_pixels",
+        "finetune(",
+        "load_assistant",
+        "np.save",
+        "create_worker",
+        "thread_worker",
+        "threading",
+        "ThreadPoolExecutor",
+        "_reset_history",
     )
     for source in (MANIFEST.parent).glob("*.py"):
         text = source.read_text()

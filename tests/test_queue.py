@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from galseg import GalsegError, MaskStore, StoreError
-from galseg.io import read_cutout, write_cutout
-import galseg.discovery
 from galseg.annotate import AnnotationQueue
+import galseg.discovery
 from galseg.discovery import QueueItem, find_cutouts
+from galseg.io import read_cutout, write_cutout
 from galseg.simulate import simulate_cutout
 
 SAMPLES = Path(__file__).parent.parent / "sample_data"

@@ -58,8 +58,13 @@ def folder(tmp_path):
 def session_on(folder, model=None, **kwargs):
     models = {"disc": model.load} if model is not None else None
     session = AnnotationSession.from_paths(
-        [folder], folder / "masks.zarr", "ada", models=models, save_delay=0.05,
-        max_save_delay=0.2, **kwargs,
+        [folder],
+        folder / "masks.zarr",
+        "ada",
+        models=models,
+        save_delay=0.05,
+        max_save_delay=0.2,
+        **kwargs,
     )
     session.open_first_readable()
     return session
@@ -212,8 +217,11 @@ def test_a_failed_save_keeps_the_mask_and_is_retried(folder, monkeypatch):
     errors = []
     session.events.error.connect(errors.append)
     real = MaskStore.save_mask
-    monkeypatch.setattr(MaskStore, "save_mask", lambda *a, **k: (_ for _ in ()).throw(
-        GalsegError("masks.zarr: disk full")))
+    monkeypatch.setattr(
+        MaskStore,
+        "save_mask",
+        lambda *a, **k: (_ for _ in ()).throw(GalsegError("masks.zarr: disk full")),
+    )
     session.paint(stroke(), label=2)
     first = session.current_id
     assert not session.next()  # the cutout stays open with its strokes
@@ -226,8 +234,11 @@ def test_a_failed_save_keeps_the_mask_and_is_retried(folder, monkeypatch):
 
 def test_close_keeps_an_unsavable_mask_in_a_file(folder, monkeypatch):
     session = session_on(folder)
-    monkeypatch.setattr(MaskStore, "save_mask", lambda *a, **k: (_ for _ in ()).throw(
-        GalsegError("masks.zarr: read-only")))
+    monkeypatch.setattr(
+        MaskStore,
+        "save_mask",
+        lambda *a, **k: (_ for _ in ()).throw(GalsegError("masks.zarr: read-only")),
+    )
     session.paint(stroke(), label=2)
     assert not session.close(timeout=5)
     kept = list(folder.glob("galseg-unsaved-*.npy"))

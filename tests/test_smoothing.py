@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from galseg.settings import Settings, load_settings, save_settings
-from galseg.smoothing import SMOOTHINGS, smooth, smooth_cutout
 from galseg.simulate import simulate_cutout
+from galseg.smoothing import SMOOTHINGS, smooth, smooth_cutout
 
 
 @pytest.mark.parametrize("kind", SMOOTHINGS[1:])

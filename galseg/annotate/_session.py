@@ -573,9 +573,7 @@ class AnnotationSession:
             return None
         self._released[request.generation] = time.perf_counter()
         self._latest = request
-        self._submit(
-            self._complete, self.opened.cutout, request, done=self._on_completion
-        )
+        self._submit(self._complete, self.opened.cutout, request, done=self._on_completion)
         return request
 
     def _complete(self, cutout, request: Request):
@@ -697,13 +695,19 @@ class AnnotationSession:
         def work() -> None:
             try:
                 run.report = galseg_model.finetune(
-                    self.store.path, run.start, out, steps=steps, holdout=holdout,
+                    self.store.path,
+                    run.start,
+                    out,
+                    steps=steps,
+                    holdout=holdout,
                     progress=progress,
                 )
             except _Cancelled:
                 run.error = "cancelled"
             except Exception as exc:  # one line for the user, never a traceback
-                run.error = str(exc) if isinstance(exc, GalsegError) else f"{type(exc).__name__}: {exc}"
+                run.error = (
+                    str(exc) if isinstance(exc, GalsegError) else f"{type(exc).__name__}: {exc}"
+                )
             run.done.set()
             self._post_unless_closed(lambda: self._on_retrained(run))
 
@@ -833,8 +837,7 @@ def _bbox(edits: Sequence[Edit]) -> tuple[slice, ...]:
     """The bounding box of edits' pixels."""
     axes = zip(*(edit.index for edit in edits), strict=True)
     return tuple(
-        slice(int(min(a.min() for a in axis)), int(max(a.max() for a in axis)) + 1)
-        for axis in axes
+        slice(int(min(a.min() for a in axis)), int(max(a.max() for a in axis)) + 1) for axis in axes
     )
 
 

@@ -14,8 +14,8 @@ from astropy.table import Table
 import numpy as np
 
 from ..cutout import split_fits_suffix
-from ..errors import GalsegError
 from ..discovery import QueueItem, band_rank, find_cutouts
+from ..errors import GalsegError
 
 __all__ = [
     "CATALOGUE_SUFFIXES",
