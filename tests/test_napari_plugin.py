@@ -178,7 +178,6 @@ def test_the_plugin_holds_no_save_or_assist_logic_of_its_own():
         "AssistSession",
         "ModelRunner",
         "merge_preview",
-        "stroke_pixels",
         "finetune(",
         "load_assistant",
         "np.save",

@@ -618,10 +618,9 @@ class AnnotationSession:
         if assist is None or assist.preview is None or mask is None:
             return False
         label, probability = assist.preview.label, assist.preview.probability
-        preview = assist.preview_mask(self.threshold)
         self._latest = None
-        index = np.nonzero(preview & ((mask == 0) | self.overwrite) & (mask != label))
-        assist.reset()
+        merged = assist.accept(mask, self.threshold, overwrite=self.overwrite)  # starts afresh
+        index = np.nonzero(merged != mask)
         self.events.preview_changed.emit()
         if not index[0].size:
             return True
