@@ -91,7 +91,8 @@ def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
     store = annotator.queue.store
     annotator.flush()
     revisions = len(store.history(annotator.current_id))
-    assert annotator.accept()
+    assert annotator.accept()  # saved at once, off the UI thread
+    assert annotator.flush()
     assert len(store.history(annotator.current_id)) == revisions + 1  # one revision, assisted
     mask = annotator.mask_layer.data
     np.testing.assert_array_equal(mask == STREAM, preview | painted)
@@ -99,7 +100,7 @@ def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
     assert latest.provenance == "assisted"
     np.testing.assert_array_equal(store.load_mask(annotator.current_id, "ada"), mask)
     assert not annotator.preview_layer.visible
-    annotator.mask_layer.undo()  # one undo takes the merge back
+    annotator.undo()  # one undo takes the merge back
     np.testing.assert_array_equal(annotator.mask_layer.data == STREAM, painted)
 
 
@@ -210,7 +211,7 @@ def test_sam_is_a_second_assistant_in_the_same_flow(
     _stroke_and_wait(widget, scribble(truth, np.random.default_rng(6)), STREAM, qtbot)
     assert panel.preview is not None and panel.preview.shape == truth.shape
     if panel.preview.any():  # random weights: the mask may be empty, and that is fine
-        assert widget.accept()
+        assert widget.accept() and widget.flush()
         assert widget.queue.store.latest(widget.current_id, "ada").provenance == "assisted"
     widget.close_session()
 
@@ -323,6 +324,7 @@ def test_enter_accepts_and_escape_rejects(annotator, qtbot):
     preview = annotator.assist.preview.copy()
     _press(annotator.viewer, "Enter")
     assert annotator.assist.preview is None and (annotator.mask_layer.data[preview] == 3).all()
+    assert annotator.flush()
     assert annotator.queue.store.latest(annotator.current_id, "ada").provenance == "assisted"
 
 
@@ -355,7 +357,7 @@ def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
     layer, rng = annotator.mask_layer, np.random.default_rng(10)
     _stroke_and_wait(annotator, scribble(truth, rng), 3, qtbot)
     assert annotator.accept()
-    layer.undo()  # the merge taken back: those pixels are not an eraser stroke
+    annotator.undo()  # the merge taken back: those pixels are not an eraser stroke
     skeleton = np.argwhere(scribble(truth, rng, brush=0))
     layer.mode, layer.selected_label, layer.brush_size = "paint", 3, 5
     _drag(layer, [tuple(p) for p in skeleton[::4]])
