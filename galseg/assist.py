@@ -34,7 +34,6 @@ __all__ = [
     "Request",
     "brush_footprint",
     "merge_preview",
-    "stroke_pixels",
 ]
 
 
@@ -83,36 +82,6 @@ def brush_footprint(
     keep = (covered >= 0).all(axis=1) & (covered[:, 0] < shape[0]) & (covered[:, 1] < shape[1])
     footprint[covered[keep, 0], covered[keep, 1]] = True
     return footprint
-
-
-def stroke_pixels(
-    before: np.ndarray, after: np.ndarray, label: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The strokes of class ``label`` that turned mask ``before`` into ``after``.
-
-    Parameters
-    ----------
-    before, after : ndarray of int, shape (y, x)
-        The label mask before and after the strokes.
-    label : int
-        The class being completed.
-
-    Returns
-    -------
-    positive : ndarray of bool
-        Pixels newly painted with ``label``.
-    negative : ndarray of bool
-        Pixels that lost ``label`` (erased or painted over with another class).
-
-    Examples
-    --------
-    >>> before, after = np.array([0, 1, 1, 2]), np.array([1, 0, 1, 2])
-    >>> [m.astype(int).tolist() for m in stroke_pixels(before, after, 1)]
-    [[1, 0, 0, 0], [0, 1, 0, 0]]
-    """
-    before, after = np.asarray(before), np.asarray(after)
-    changed = before != after
-    return changed & (after == label), changed & (before == label)
 
 
 def merge_preview(

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 import threading
 import time
@@ -70,7 +71,9 @@ class Autosaver:
 
     A snapshot whose save fails stays pending. It is saved again after the
     next change (with the usual delays) or at the next :meth:`flush`, unless a
-    newer snapshot has replaced it; it is never dropped silently.
+    newer snapshot has replaced it; it is never dropped silently. A snapshot
+    handed in with ``keep=True`` (say, a revision of its own provenance) is
+    saved at once and never replaced: later ones are saved after it.
     """
 
     def __init__(
@@ -93,7 +96,9 @@ class Autosaver:
         self._on_error = on_error or _warn_save_failed
         self._condition = threading.Condition()
         # Snapshots are numbered 1, 2, ... as handed in; saving number n covers all before it.
-        self._snapshot: np.ndarray | None = None  # the unsaved one, unless being saved
+        self._snapshot: Any = None  # the unsaved one, unless being saved
+        self._number = 0  # its number
+        self._kept: deque[tuple[Any, int]] = deque()  # never replaced, saved first
         self._handed = 0  # number of the latest snapshot handed in
         self._saved = 0  # number of the latest snapshot saved
         self._errors = 0  # failed saves so far
@@ -113,11 +118,12 @@ class Autosaver:
         return f"<Autosaver {state}, last revision {self._last_revision}>"
 
     # -------------------------------------------------------------- public API
-    def changed(self, snapshot: np.ndarray) -> None:
+    def changed(self, snapshot: Any, *, keep: bool = False) -> None:
         """Hand in the mask as it is now; it replaces any snapshot not yet saved.
 
         Returns at once; safe to call from any thread. Pass a copy, which
-        later painting does not modify.
+        later painting does not modify. With ``keep``, the snapshot is saved
+        at once and no later one replaces it.
 
         Raises
         ------
@@ -128,11 +134,15 @@ class Autosaver:
             if self._closed:
                 raise RuntimeError("the autosaver is closed")
             now = time.monotonic()
-            self._snapshot = snapshot
             self._handed += 1
-            self._last_change = now
-            if self._first_change is None:
-                self._first_change = now
+            if keep:  # newer than the unsaved one, which it covers
+                self._snapshot, self._first_change = None, None
+                self._kept.append((snapshot, self._handed))
+            else:
+                self._snapshot, self._number = snapshot, self._handed
+                self._last_change = now
+                if self._first_change is None:
+                    self._first_change = now
             self._failed = False
             self._condition.notify_all()
 
@@ -155,7 +165,7 @@ class Autosaver:
             errors = self._errors
             if self._closed:
                 return self._saved >= target
-            if self._snapshot is not None:
+            if self._snapshot is not None or self._kept:
                 self._urgent = True
                 self._failed = False
                 self._condition.notify_all()
@@ -215,9 +225,11 @@ class Autosaver:
                 return
             self._save_snapshot(*work)
 
-    def _next_snapshot(self) -> tuple[np.ndarray, int] | None:
+    def _next_snapshot(self) -> tuple[Any, int, bool] | None:
         """Wait (holding the lock) until a snapshot is due; None once closed."""
         while True:
+            if self._kept and not self._failed:
+                return (*self._kept.popleft(), True)
             ready = self._snapshot is not None and not self._failed
             wait: float | None = None
             if ready and (self._urgent or self._closed):
@@ -234,15 +246,18 @@ class Autosaver:
         snapshot, self._snapshot = self._snapshot, None
         self._urgent = False
         self._first_change = None
-        return snapshot, self._handed
+        return snapshot, self._number, False
 
-    def _save_snapshot(self, snapshot: np.ndarray, number: int) -> None:
+    def _save_snapshot(self, snapshot: Any, number: int, kept: bool) -> None:
         try:
             revision = self._save(snapshot)
         except Exception as exc:
             with self._condition:
-                if self._snapshot is None:  # nothing newer: keep it for a retry
-                    self._snapshot = snapshot
+                if kept:  # saved first again, before anything newer
+                    self._kept.appendleft((snapshot, number))
+                    self._failed = True
+                elif self._snapshot is None and not self._kept:  # nothing newer: retry it
+                    self._snapshot, self._number = snapshot, number
                     self._failed = True
             _call(self._on_error, exc)
             with self._condition:

@@ -953,6 +953,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .samples import sample_dir
 
+    _import_plugin()
     _require_display()
     store = args.store or Path(tempfile.mkdtemp(prefix="galseg-demo-")) / "masks.zarr"
     print(f"galseg demo: masks are saved in {store}")
@@ -960,13 +961,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Namespace) -> int:
+    napari, launch = _import_plugin()
     for checkpoint in (args.checkpoint, args.sam_checkpoint):
         if checkpoint is not None and not checkpoint.is_file():
             raise GalsegError(f"{checkpoint}: no such checkpoint file")
     _require_display()
-    import napari
-
-    from napari_galseg import launch
 
     widget = launch(
         paths,
@@ -981,6 +980,21 @@ def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Nam
     napari.run()
     widget.close_session()
     return 0
+
+
+def _import_plugin():
+    """napari and the annotator's ``launch``, or one line saying what to install."""
+    try:
+        import napari
+
+        from napari_galseg import launch
+    except ImportError as exc:
+        missing = exc.name or "napari_galseg"
+        raise GalsegError(
+            f"the annotator needs the napari plugin and a Qt binding ({missing} is missing): "
+            "pip install 'napari-galseg[all]' (in a galseg clone: pip install -e './plugins[all]')"
+        ) from None
+    return napari, launch
 
 
 def _require_display() -> None:

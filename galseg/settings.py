@@ -11,7 +11,7 @@ Examples
 >>> import os, tempfile
 >>> os.environ["GALSEG_CONFIG_DIR"] = tempfile.mkdtemp()
 >>> load_settings()
-Settings(annotator=None, stretch='lsb', softening=1.0, show_bands=False)
+Settings(annotator=None, stretch='lsb', softening=1.0, show_bands=False, smoothing='none')
 >>> save_settings(Settings(annotator="ada", stretch="asinh"))
 >>> load_settings().annotator
 'ada'
@@ -30,6 +30,7 @@ import warnings
 
 from ._atomic import write_file
 from .errors import GalsegError
+from .smoothing import SMOOTHINGS
 from .store import check_name
 from .stretch import PRESETS
 
@@ -54,12 +55,15 @@ class Settings:
     show_bands : bool
         Whether the per-band image layers are shown (else only the colour
         composite).
+    smoothing : str
+        The display smoothing (one of :data:`galseg.smoothing.SMOOTHINGS`).
     """
 
     annotator: str | None = None
     stretch: str = "lsb"
     softening: float = 1.0
     show_bands: bool = False
+    smoothing: str = "none"
 
 
 def settings_path() -> Path:
@@ -138,5 +142,6 @@ _VALID: dict[str, Callable[[Any], bool]] = {
         isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 10.0
     ),
     "show_bands": lambda value: isinstance(value, bool),
+    "smoothing": lambda value: value in SMOOTHINGS,
 }
 """Whether a value read from the file is acceptable, by setting."""

@@ -96,13 +96,13 @@ def test_undo_and_redo_are_saved_too(annotator, qtbot):
     after_one = layer.data.copy()
     paint_stroke(layer, (150, 150), label=4)
     annotator.flush()
-    layer.undo()  # history survives saves
+    annotator.undo()  # history survives saves
     np.testing.assert_array_equal(layer.data, after_one)
     qtbot.waitUntil(
         lambda: np.array_equal(store.load_mask(annotator.current_id, "ada"), after_one),
         timeout=AUTOSAVE_S * 1000,
     )
-    layer.redo()
+    annotator.redo()
     qtbot.waitUntil(
         lambda: (store.load_mask(annotator.current_id, "ada") == 4).any(),
         timeout=AUTOSAVE_S * 1000,
@@ -167,19 +167,40 @@ def test_cursor_readout_gives_sky_position_and_surface_brightness(annotator):
 
 
 def test_a_broken_file_in_the_queue_is_reported_and_skipped(make_napari_viewer, tmp_path):
+    from napari_galseg import _launch
+
     folder = tmp_path / "cutouts"
     folder.mkdir()
     (folder / "a_broken.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
     cutout, _ = simulate_cutout(4, size=64)
     write_cutout(cutout, folder / "b_good.fits")
+    reported = []
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(_launch, "notify_error", reported.append)
     widget = launch(
         [folder], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(), assist=False
     )
-    assert widget.current_id is None
-    assert widget.mask_layer is None or not widget.mask_layer.visible
-    widget.next()
-    assert widget.current_id == cutout.content_hash[:16]
+    monkeypatch.undo()
+    assert widget.current_id == cutout.content_hash[:16]  # the first readable one opens
+    assert len(reported) == 1 and "a_broken.fits" in reported[0]
+    widget.previous()  # the broken one: nothing to paint on, and the viewer stays up
+    assert widget.current_id is None and not widget.mask_layer.visible
     widget.close_session()
+
+
+def test_the_class_buttons_follow_the_layer(annotator):
+    annotator.mask_layer.selected_label = 4
+    assert annotator.class_buttons.checkedId() == 4 and annotator.session.label == 4
+    annotator.class_buttons.button(2).click()
+    assert annotator.mask_layer.selected_label == 2
+
+
+def test_paint_events_give_the_stroke_without_copying_the_mask(annotator):
+    layer = annotator.mask_layer
+    assert layer.data is annotator.session.mask  # one array, painted in place
+    paint_stroke(layer, (40, 40), label=2)
+    assert annotator.session.history.can_undo
+    assert annotator.undo() and not (layer.data == 2).any()
 
 
 def test_lsb_screenshot_shows_the_stream_above_the_sky(annotator):

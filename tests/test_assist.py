@@ -13,7 +13,6 @@ from galseg.assist import (
     ModelRunner,
     brush_footprint,
     merge_preview,
-    stroke_pixels,
 )
 from galseg.simulate import simulate_cutout
 
@@ -38,14 +37,6 @@ def test_brush_footprint_clips_at_the_border_and_handles_one_point():
     one = brush_footprint([(0, 0)], 5, (10, 10))
     assert one[0, 0] and one[2, 0] and not one[3, 0] and one.sum() == 3 + 3 + 2
     assert not brush_footprint([], 5, (10, 10)).any()
-
-
-def test_stroke_pixels_sorts_paint_erasure_and_other_classes():
-    before = np.array([[0, 1, 1, 2, 0]])
-    after = np.array([[1, 0, 1, 1, 3]])
-    positive, negative = stroke_pixels(before, after, 1)
-    assert positive.tolist() == [[True, False, False, True, False]]
-    assert negative.tolist() == [[False, True, False, False, False]]
 
 
 def test_merge_keeps_other_classes_unless_told():

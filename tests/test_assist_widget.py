@@ -70,7 +70,7 @@ def _stroke_and_wait(widget, stroke, label, qtbot):
     _paint(widget.mask_layer, stroke, label)
     request = widget.stroke_finished()
     assert request is not None
-    qtbot.waitUntil(lambda: not widget.assist.session.pending, timeout=MODEL_S * 1000)
+    qtbot.waitUntil(lambda: not widget.session.assist.pending, timeout=MODEL_S * 1000)
     return request
 
 
@@ -92,7 +92,8 @@ def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
     store = annotator.queue.store
     annotator.flush()
     revisions = len(store.history(annotator.current_id))
-    assert annotator.accept()
+    assert annotator.accept()  # saved at once, off the UI thread
+    assert annotator.flush()
     assert len(store.history(annotator.current_id)) == revisions + 1  # one revision, assisted
     mask = annotator.mask_layer.data
     np.testing.assert_array_equal(mask == STREAM, preview | painted)
@@ -100,7 +101,7 @@ def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
     assert latest.provenance == "assisted"
     np.testing.assert_array_equal(store.load_mask(annotator.current_id, "ada"), mask)
     assert not annotator.preview_layer.visible
-    annotator.mask_layer.undo()  # one undo takes the merge back
+    annotator.undo()  # one undo takes the merge back
     np.testing.assert_array_equal(annotator.mask_layer.data == STREAM, painted)
 
 
@@ -114,7 +115,7 @@ def test_a_second_stroke_refines_the_preview(annotator, qtbot):
         second = _stroke_and_wait(annotator, correction, STREAM, qtbot)
     else:  # an eraser stroke where the preview spills: a negative prompt
         second = annotator.stroke_finished(erased=correction)
-        qtbot.waitUntil(lambda: not annotator.assist.session.pending, timeout=MODEL_S * 1000)
+        qtbot.waitUntil(lambda: not annotator.session.assist.pending, timeout=MODEL_S * 1000)
     assert second.generation > first.generation and second.previous is not None
     assert (second.negative if not positive else second.positive).sum() > 0
     after = annotator.assist.preview
@@ -126,13 +127,13 @@ def test_reject_and_the_threshold_never_touch_the_mask(annotator, qtbot):
     truth = _open(annotator, "tail_legacy", qtbot) == 3
     _stroke_and_wait(annotator, scribble(truth, np.random.default_rng(2)), 3, qtbot)
     mask = annotator.mask_layer.data.copy()
-    calls = len(annotator.assist.latencies)
+    calls = len(annotator.session.latencies)
     sizes = []
     for value in (20, 50, 80):
         annotator.assist.threshold_slider.setValue(value)
         sizes.append(int(annotator.assist.preview.sum()))
     assert sizes[0] >= sizes[1] >= sizes[2] and sizes[0] > sizes[2]
-    assert len(annotator.assist.latencies) == calls  # no model run for the threshold
+    assert len(annotator.session.latencies) == calls  # no model run for the threshold
     annotator.reject()
     assert annotator.assist.preview is None and not annotator.preview_layer.visible
     np.testing.assert_array_equal(annotator.mask_layer.data, mask)
@@ -146,17 +147,17 @@ def test_a_stroke_made_during_a_completion_supersedes_it(annotator, qtbot):
     first = annotator.stroke_finished()
     _paint(annotator.mask_layer, scribble(truth, rng), STREAM)
     second = annotator.stroke_finished()
-    qtbot.waitUntil(lambda: not annotator.assist.session.pending, timeout=MODEL_S * 1000)
+    qtbot.waitUntil(lambda: not annotator.session.assist.pending, timeout=MODEL_S * 1000)
     qtbot.wait(200)  # let any late answer to the first stroke arrive
     assert second.generation > first.generation
-    assert annotator.assist.session.preview.generation == second.generation
-    assert len(annotator.assist.latencies) == 1  # the first answer never reached the screen
+    assert annotator.session.assist.preview.generation == second.generation
+    assert len(annotator.session.latencies) == 1  # the first answer never reached the screen
 
 
 def test_navigation_drops_the_preview_and_encodes_the_next_cutout(annotator, qtbot):
     truth = _open(annotator, "stream_legacy", qtbot) == STREAM
     _stroke_and_wait(annotator, scribble(truth, np.random.default_rng(4)), STREAM, qtbot)
-    cache = annotator.assist.runner.model.cache
+    cache = annotator.session.model.cache
     encoded = len(cache)
     annotator.next()
     assert annotator.assist.preview is None and not annotator.preview_layer.visible
@@ -169,7 +170,7 @@ def test_switching_the_model(annotator, qtbot, tmp_path):
     copy = tmp_path / "my-model.safetensors"
     shutil.copy(SHIPPED_CHECKPOINT, copy)
     shutil.copy(card_path(SHIPPED_CHECKPOINT), card_path(copy))
-    annotator.assist.use_checkpoint(copy)
+    annotator.session.use_checkpoint(copy)
     qtbot.waitUntil(
         lambda: "my-model" in annotator.assist.model_label.text(), timeout=MODEL_S * 1000
     )
@@ -211,7 +212,7 @@ def test_sam_is_a_second_assistant_in_the_same_flow(
     _stroke_and_wait(widget, scribble(truth, np.random.default_rng(6)), STREAM, qtbot)
     assert panel.preview is not None and panel.preview.shape == truth.shape
     if panel.preview.any():  # random weights: the mask may be empty, and that is fine
-        assert widget.accept()
+        assert widget.accept() and widget.flush()
         assert widget.queue.store.latest(widget.current_id, "ada").provenance == "assisted"
     widget.close_session()
 
@@ -249,7 +250,7 @@ def test_retrain_on_my_masks_then_switch(annotator, qtbot):
     qtbot.waitUntil(
         lambda: "tuned.safetensors" in annotator.assist.model_label.text(), timeout=30_000
     )
-    assert annotator.assist.runner.model.checkpoint_path == out
+    assert annotator.session.model.checkpoint_path == out
 
 
 @dataclass
@@ -304,9 +305,10 @@ def test_mouse_strokes_complete_and_the_eraser_is_a_negative_prompt(annotator, q
     before = layer.data.copy()
     _drag(layer, [tuple(centre - (0, 6)), tuple(centre + (0, 6))])
     qtbot.waitUntil(
-        lambda: not panel.session.pending and panel.session.negative.any(), timeout=MODEL_S * 1000
+        lambda: not annotator.session.assist.pending and annotator.session.assist.negative.any(),
+        timeout=MODEL_S * 1000,
     )
-    erased = panel.session.negative
+    erased = annotator.session.assist.negative
     assert erased[tuple(centre)] and erased.sum() >= 5 * 12
     np.testing.assert_array_equal(layer.data[~erased], before[~erased])
     assert (panel.preview & erased).sum() < (first & erased).sum()  # it listened
@@ -329,6 +331,7 @@ def test_enter_accepts_and_escape_rejects(annotator, qtbot):
     preview = annotator.assist.preview.copy()
     _press(annotator.viewer, "Enter")
     assert annotator.assist.preview is None and (annotator.mask_layer.data[preview] == 3).all()
+    assert annotator.flush()
     assert annotator.queue.store.latest(annotator.current_id, "ada").provenance == "assisted"
 
 
@@ -338,7 +341,7 @@ def test_a_stroke_of_another_class_over_a_feature_starts_that_feature(annotator,
     bar = scribble(truth == 4, np.random.default_rng(9))
     request = _stroke_and_wait(annotator, bar, 4, qtbot)
     assert request.label == 4 and request.positive.any() and not request.negative.any()
-    assert annotator.assist.session.preview.label == 4
+    assert annotator.session.assist.preview.label == 4
 
 
 def test_the_model_loads_in_a_fresh_process_after_the_window(tmp_path):
@@ -361,9 +364,32 @@ def test_undo_between_strokes_is_not_taken_for_erasing(annotator, qtbot):
     layer, rng = annotator.mask_layer, np.random.default_rng(10)
     _stroke_and_wait(annotator, scribble(truth, rng), 3, qtbot)
     assert annotator.accept()
-    layer.undo()  # the merge taken back: those pixels are not an eraser stroke
+    annotator.undo()  # the merge taken back: those pixels are not an eraser stroke
     skeleton = np.argwhere(scribble(truth, rng, brush=0))
     layer.mode, layer.selected_label, layer.brush_size = "paint", 3, 5
     _drag(layer, [tuple(p) for p in skeleton[::4]])
     qtbot.waitUntil(lambda: annotator.assist.preview is not None, timeout=MODEL_S * 1000)
-    assert not annotator.assist.session.negative.any()
+    assert not annotator.session.assist.negative.any()
+
+
+@pytest.mark.parametrize("delay", [0.5, 5.0])
+def test_closing_while_the_model_loads_or_encodes_ends_cleanly_after_the_last_save(tmp_path, delay):
+    """The model's thread is joined and nothing signals into deleted widgets: exit code 0."""
+    store = tmp_path / "masks.zarr"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "_close_while_busy.py"),
+            str(store),
+            str(delay),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GALSEG_CONFIG_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "CLOSED" in result.stdout and "deleted" not in result.stderr
+    masks = MaskStore.open(store, mode="r")
+    (cutout_id,) = [i for i in masks.ids() if masks.latest(i, "smoke") is not None]
+    assert (masks.load_mask(cutout_id, "smoke") == 1).sum() == 40  # the last save is there

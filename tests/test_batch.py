@@ -44,7 +44,7 @@ from galseg.model import (  # noqa: E402
     load_assistant,
     save_checkpoint,
 )
-from galseg.queue import find_cutouts  # noqa: E402
+from galseg.discovery import find_cutouts  # noqa: E402
 from galseg.simulate import write_simulated_set  # noqa: E402
 
 SAMPLES = Path(__file__).parents[1] / "sample_data"

@@ -214,3 +214,33 @@ def test_failed_commands_create_nothing(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith(f"galseg: error: {store}: annotator 'ada!' is not a valid name")
     assert not store.exists() and not (tmp_path / "masks.predict-report.json").exists()
+
+
+@pytest.mark.parametrize("command", [["demo"], ["annotate", "sample_data", "--store", "x.zarr"]])
+def test_without_the_plugin_the_gui_commands_say_what_to_install(
+    monkeypatch, capsys, tmp_path, command
+):
+    monkeypatch.setitem(sys.modules, "napari_galseg", None)  # "import napari_galseg" fails
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'napari-galseg[all]'" in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and not (tmp_path / "x.zarr").exists()
+
+
+def test_only_unreadable_inputs_exit_1_with_the_reasons_and_no_window(tmp_path, capsys):
+    (tmp_path / "x.fits").write_text("not FITS at all")
+    command = ["annotate", str(tmp_path / "x.fits"), "--store", str(tmp_path / "m.zarr")]
+    assert main([*command, "--annotator", "ada", "--no-assist"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("galseg: error: no cutout could be read:") and "x.fits" in err
+    assert "Traceback" not in err
+
+
+def test_an_empty_annotator_name_is_refused(tmp_path, capsys):
+    from galseg.samples import sample_dir
+
+    command = ["annotate", str(sample_dir()), "--store", str(tmp_path / "m.zarr")]
+    assert main([*command, "--annotator", "", "--no-assist"]) == 1
+    err = capsys.readouterr().err
+    assert "annotator" in err and len(err.strip().splitlines()) == 1

@@ -17,6 +17,7 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 import galseg, galseg.io, galseg.stretch, galseg.store, galseg.export, galseg.simulate
 import galseg.samples, galseg.cli, galseg.queue, galseg.autosave, galseg.settings
+import galseg.annotate, galseg.discovery
 import galseg.photometry, galseg.batch
 cutout, truth = galseg.simulate.simulate_cutout(1, size=64)
 galseg.stretch.rgb_composite(cutout)

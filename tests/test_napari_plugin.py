@@ -1,6 +1,8 @@
 """The napari plugin: manifest, reader and sample data in a real viewer (Xvfb)."""
 
 from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -148,3 +150,44 @@ def test_plugins_menu_entry_docks_the_annotator(make_napari_viewer, tmp_path, mo
     assert widget is not None and len(widget.queue) == len(SAMPLES)
     assert widget.queue.annotator == "ada"
     widget.close_session()
+
+
+def test_npe2_validate_passes():
+    result = subprocess.run(
+        [sys.executable, "-m", "npe2", "validate", "napari-galseg"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plugin_pins_no_qt_binding_and_offers_one_as_an_extra():
+    import tomllib
+
+    project = tomllib.loads((MANIFEST.parents[1] / "pyproject.toml").read_text())["project"]
+    bindings = ("pyqt", "pyside")
+    assert not any(b in dep.lower() for dep in project["dependencies"] for b in bindings)
+    assert any(
+        b in dep.lower() for dep in project["optional-dependencies"]["all"] for b in bindings
+    )
+
+
+def test_the_plugin_holds_no_save_or_assist_logic_of_its_own():
+    """Saving, undo, the assist loop, models and retraining are the session's (galseg.annotate)."""
+    session_only = (
+        "save_mask",
+        "Autosaver",
+        "AssistSession",
+        "ModelRunner",
+        "merge_preview",
+        "finetune(",
+        "load_assistant",
+        "np.save",
+        "create_worker",
+        "thread_worker",
+        "threading",
+        "ThreadPoolExecutor",
+        "_reset_history",
+    )
+    for source in (MANIFEST.parent).glob("*.py"):
+        text = source.read_text()
+        found = [name for name in session_only if name in text]
+        assert not found, f"{source.name} does {found}: that belongs to galseg.annotate"

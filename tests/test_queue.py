@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from galseg import GalsegError, MaskStore, StoreError
+from galseg.annotate import AnnotationQueue
+import galseg.discovery
+from galseg.discovery import QueueItem, find_cutouts
 from galseg.io import read_cutout, write_cutout
-import galseg.queue
-from galseg.queue import AnnotationQueue, QueueItem, find_cutouts
 from galseg.simulate import simulate_cutout
 
 SAMPLES = Path(__file__).parent.parent / "sample_data"
@@ -45,7 +46,7 @@ def no_fits_reading(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a FITS file was read")
 
-    monkeypatch.setattr(galseg.queue, "read_cutout", fail)
+    monkeypatch.setattr(galseg.discovery, "read_cutout", fail)
 
 
 # ----------------------------------------------------------------- find_cutouts

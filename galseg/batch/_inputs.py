@@ -14,8 +14,8 @@ from astropy.table import Table
 import numpy as np
 
 from ..cutout import split_fits_suffix
+from ..discovery import QueueItem, band_rank, find_cutouts
 from ..errors import GalsegError
-from ..queue import QueueItem, band_rank, find_cutouts
 
 __all__ = [
     "CATALOGUE_SUFFIXES",
@@ -86,7 +86,7 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> Inputs:
         Each one of:
 
         - a FITS file, a folder of FITS files or a mask store, as the
-          annotator opens them (:func:`galseg.queue.find_cutouts`: per-band
+          annotator opens them (:func:`galseg.discovery.find_cutouts`: per-band
           files ``<stem>_<band>.fits`` of a folder are one cutout);
         - a glob (``"cutouts/**/*.fits.gz"``; quote it in a shell) matching
           any of those (a FITS catalogue is recognised only when named

@@ -17,8 +17,8 @@ import uuid
 from .. import __version__
 from .._atomic import write_file
 from .._progress import Progress, track
+from ..discovery import QueueItem
 from ..errors import GalsegError
-from ..queue import QueueItem
 from ..store import MaskStore
 from ._inputs import find_inputs
 from ._worker import Job, Outcome, check_worker, describe, is_done, predict_batch

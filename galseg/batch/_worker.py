@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from ..cutout import Cutout
+from ..discovery import QueueItem
 from ..errors import GalsegError
-from ..queue import QueueItem
 from ..store import MaskStore
 
 if TYPE_CHECKING:

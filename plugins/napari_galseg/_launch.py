@@ -6,13 +6,16 @@ from collections.abc import Sequence
 import os
 from typing import TYPE_CHECKING
 
+from galseg.annotate import AnnotationQueue, AnnotationSession, assistants
+from galseg.discovery import find_cutouts
 from galseg.errors import GalsegError
-from galseg.queue import AnnotationQueue, find_cutouts
 from galseg.settings import load_settings
 from galseg.store import MaskStore, check_name
 
 from ._annotator import AnnotatorWidget
-from ._models import assistants
+from ._main_thread import main_thread_post
+from ._models import import_model
+from ._notify import notify_error
 
 if TYPE_CHECKING:
     import napari
@@ -62,35 +65,55 @@ def launch(
     Raises
     ------
     GalsegError
-        No cutouts found, an unusable store, no annotator name, or a
-        checkpoint that does not exist.
+        No cutouts found, none readable (the message lists why, and no
+        window opens), an unusable store, no annotator name or an invalid
+        one, or a checkpoint that does not exist.
     """
-    models = assistants(checkpoint, sam_checkpoint, sam_model_type) if assist else {}
+    from napari.qt import get_qapp
+
+    models = (
+        assistants(checkpoint, sam_checkpoint, sam_model_type, import_model=import_model)
+        if assist
+        else {}
+    )
     settings = load_settings()
     queue_paths = list(paths)
     items = find_cutouts(queue_paths)
     if not items:
         raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, queue_paths))}")
-    annotator = annotator or settings.annotator
+    if annotator is None:
+        annotator = settings.annotator
     store_path = store.path if isinstance(store, MaskStore) else store
-    if annotator:
+    if annotator is not None:
         check_name(annotator, "annotator", str(store_path))
     elif not ask_annotator:
         raise GalsegError("no annotator name: give one (galseg annotate --annotator NAME)")
+    get_qapp()
+    if annotator is None:
+        annotator = _ask_annotator()
+        if not annotator:
+            raise GalsegError("no annotator name given; every mask is saved with one")
     # Opened (and created) only once the cutouts and the name are known to be good
     mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
+    session = AnnotationSession(
+        AnnotationQueue(items, mask_store, annotator),
+        models=models,
+        post=main_thread_post(),
+        import_model=import_model,
+    )  # the model starts loading now, while the window opens
+    try:
+        unreadable = session.open_first_readable()
+    except GalsegError:
+        session.close()
+        raise
     if viewer is None:
         import napari
 
         viewer = napari.Viewer(title="galseg annotator")
-    if not annotator:
-        annotator = _ask_annotator()
-        if not annotator:
-            viewer.close()
-            raise GalsegError("no annotator name given; every mask is saved with one")
-    queue = AnnotationQueue(items, mask_store, annotator)
-    widget = AnnotatorWidget(viewer, queue, settings, models)
+    widget = AnnotatorWidget(viewer, session, settings)
     widget.remember(annotator=annotator)
+    for reason in unreadable:
+        notify_error(reason)
     viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
     viewer.title = f"galseg annotator — {mask_store.path}"
     return widget

@@ -1,58 +1,10 @@
-"""The assistants assist mode can offer, and importing the model safely inside napari."""
+"""Importing galseg's model inside napari without loading triton."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-import importlib.util
-import os
-from pathlib import Path
 import sys
-from typing import Any
 
-from galseg.errors import GalsegError
-
-__all__ = ["assistants", "import_model"]
-
-
-def assistants(
-    checkpoint: str | os.PathLike | None = None,
-    sam_checkpoint: str | os.PathLike | None = None,
-    sam_model_type: str | None = None,
-) -> dict[str, Callable[[], Any]]:
-    """The assistants assist mode offers, by name: ``load()`` functions, nothing loaded yet.
-
-    galseg (the checkpoint, or the shipped model) and, given a SAM checkpoint,
-    Segment Anything. Empty when galseg's model extra (torch) is not installed.
-
-    Raises
-    ------
-    GalsegError
-        If a checkpoint file given does not exist, or one is given without torch.
-    """
-    for path in (checkpoint, sam_checkpoint):
-        if path is not None and not Path(path).is_file():
-            raise GalsegError(f"{path}: no such checkpoint file")
-    if importlib.util.find_spec("torch") is None:
-        if checkpoint is not None or sam_checkpoint is not None:
-            raise GalsegError(
-                "the checkpoint needs galseg's model extra (torch): pip install 'galseg[model]'"
-            )
-        return {}
-    models: dict[str, Callable[[], Any]] = {
-        "galseg": partial(_load_galseg, None if checkpoint is None else Path(checkpoint))
-    }
-    if sam_checkpoint is not None:
-        models["Segment Anything"] = partial(_load_sam, Path(sam_checkpoint), sam_model_type)
-    return models
-
-
-def _load_galseg(checkpoint: Path | None):
-    return import_model().load_assistant(checkpoint)  # torch loads here, in the worker
-
-
-def _load_sam(checkpoint: Path, model_type: str | None):
-    return import_model().load_sam(checkpoint, model_type)
+__all__ = ["import_model"]
 
 
 def import_model():

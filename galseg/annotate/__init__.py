@@ -1,0 +1,29 @@
+"""The headless annotation session that the napari annotator is a view of.
+
+:class:`AnnotationSession` owns an expert's work on a queue of cutouts: the
+open cutout and its mask, undo, autosave, assist mode's strokes, previews
+and accepts, flags and retraining. It needs no GUI: scripts and tests drive
+it directly, and ``napari_galseg`` draws it.
+"""
+
+from ._events import Event, Inbox
+from ._history import Edit, History
+from ._models import assistants, limit_model_threads
+from ._queue import AnnotationQueue, OpenedCutout
+from ._session import AnnotationSession, RetrainRun, Revision, keep_unsaved, retrain_output
+
+__all__ = [
+    "AnnotationQueue",
+    "AnnotationSession",
+    "Edit",
+    "Event",
+    "History",
+    "Inbox",
+    "OpenedCutout",
+    "RetrainRun",
+    "Revision",
+    "assistants",
+    "keep_unsaved",
+    "limit_model_threads",
+    "retrain_output",
+]
