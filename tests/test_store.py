@@ -23,7 +23,6 @@ from galseg import (
 )
 
 
-
 def make_cutout(seed: int = 0, shape=(3, 48, 40), with_wcs=True) -> Cutout:
     rng = np.random.default_rng(seed)
     wcs = None
