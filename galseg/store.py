@@ -423,16 +423,18 @@ class MaskStore:
             "mask_sha256": mask_digest(mask),
             "metadata": dict(metadata or {}),
         }
-        with self._writing(f"save a mask of cutout {cutout_id}"), staging_dir(self.path) as staged:
+        with (
+            self._writing(f"save a mask of cutout {cutout_id}"),
+            staging_dir(self.path) as staged,
+            _locked(masks_dir / ".lock"),  # the number and the time, in order
+        ):
+            revision = self._latest_revision_number(cutout_id) + 1
+            attrs.update(revision=revision, time=time or _now())
             _write_mask(staged, mask, attrs)
-            with _locked(masks_dir / ".lock"):  # the number and the time, in order
-                revision = self._latest_revision_number(cutout_id) + 1
-                attrs.update(revision=revision, time=time or _now())
+            while not publish(staged, masks_dir / _revision_name(revision)):
+                revision += 1  # a writer without the lock took this number
+                attrs["revision"] = revision
                 _write_attrs(staged, attrs)
-                while not publish(staged, masks_dir / _revision_name(revision)):
-                    revision += 1  # a writer without the lock took this number
-                    attrs["revision"] = revision
-                    _write_attrs(staged, attrs)
         return revision
 
     def _validated_mask(self, mask: np.ndarray, shape: tuple[int, int], where: str) -> np.ndarray:

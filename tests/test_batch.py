@@ -294,12 +294,12 @@ def test_each_cutout_counts_once_however_often_it_is_named(tmp_path, client, cap
     shutil.copy(SAMPLES / "stream_legacy.fits", tmp_path / "stream_copy.fits")  # same pixels
     (tmp_path / "cat.csv").write_text("name,path\nstream,cutouts/stream_legacy.fits\n")
     inputs = [folder, str(folder / "*.fits*"), tmp_path / "cat.csv", tmp_path / "stream_copy.fits"]
-    report = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
+    report = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=4)
     # 2 files named 5 times, and a third file with the pixels of one of them
     assert report.counts == {"predicted": 2, "skipped": 0, "failed": 0, "duplicate": 4}
     assert report.summary().endswith(f"of 2 inputs in {report.seconds:.1f} s; 4 duplicate inputs")
     assert len(MaskStore.open(tmp_path / "new.zarr", mode="r")) == 2
-    again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=1)
+    again = predict(inputs, tmp_path / "new.zarr", client=client, batch_size=4)
     # The copy is known by its pixels only on a worker, after its twin was skipped by name
     assert again.counts == {"predicted": 0, "skipped": 3, "failed": 0, "duplicate": 3}
 
@@ -328,14 +328,14 @@ def test_an_unreachable_scheduler_creates_no_store(tmp_path):
 
 def test_a_worker_with_dasks_malloc_trim_setting_is_warned_of(tmp_path, client):
     (address, _), *_ = client.nthreads().items()
-    client.run(os.environ.__setitem__, "MALLOC_TRIM_THRESHOLD_", "65536", workers=[address])
+    client.run(_set_malloc_trim_threshold, "65536", workers=[address])
     said: list[str] = []
     try:
         predict(
             [SAMPLES / "stream_legacy.fits"], tmp_path / "o.zarr", client=client, say=said.append
         )
     finally:
-        client.run(os.environ.pop, "MALLOC_TRIM_THRESHOLD_", None, workers=[address])
+        client.run(_set_malloc_trim_threshold, None, workers=[address])
     (warning,) = [line for line in said if line.startswith("warning:")]
     assert "1 Dask worker" in warning and address in warning and "MALLOC_TRIM_THRESHOLD_" in warning
     said.clear()
@@ -434,6 +434,13 @@ def test_a_real_cluster_losing_a_worker_mid_run_predicts_every_cutout_once(
     assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
     # A plain `dask worker` has Dask's MALLOC_TRIM_THRESHOLD_: the run says so
     assert any(line.startswith("warning: 2 Dask workers") for line in said)
+
+
+def _set_malloc_trim_threshold(value: str | None) -> None:
+    if value is None:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    else:
+        os.environ["MALLOC_TRIM_THRESHOLD_"] = value
 
 
 def _malloc_trim_threshold() -> str | None:

@@ -101,7 +101,11 @@ def test_four_processes_saving_into_one_store_lose_and_repeat_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_writers_killed_at_random_moments_never_lose_or_mix_a_revision(tmp_path):
-    """Three hundred SIGKILLs of writers (save_mask, autosave) in the middle of their work."""
+    """Three hundred SIGKILLs of writers (save_mask, autosave) in the middle of their work.
+
+    After each kill the store opens, its revisions are numbered 1..n in time
+    order, and each new one is exactly a mask a writer meant (never a mix).
+    """
     store, ids = new_store(tmp_path / "soak.zarr", 2)
     rng = np.random.default_rng(300)
     zygote = subprocess.Popen(
@@ -135,4 +139,6 @@ def test_writers_killed_at_random_moments_never_lose_or_mix_a_revision(tmp_path)
     assert not report.problems
     assert check_store(store.path, repair=True).ok  # the kills' leftovers, and only they, go
     assert sum(checked.values()) > 100  # saves got through between kills
+    after = MaskStore.open(store.path, mode="r+")  # and the store takes new ones
+    assert after.save_mask(ids[0], expected_mask(999, 0), "writer999") == checked[ids[0]] + 1
     print(f"\n{kills} writers killed; {report.revisions} revisions intact")

@@ -253,13 +253,13 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
             continue
         start = time.perf_counter()
         try:
-            cutout_id = _write(store, p, result, assistant, job)
+            cutout_id, wrote = _write(store, p, result, assistant, job)
         except Exception as exc:  # a cutout the store refuses fails alone
             outcomes[i] = Outcome(name, "failed", _reason(exc, name))
             continue
         outcomes[i] = Outcome(
             name,
-            "predicted",
+            "predicted" if wrote else _earlier_status(store, cutout_id, p.item, job),
             cutout_id=cutout_id,
             read_seconds=p.read_seconds,
             model_seconds=model_seconds,
@@ -290,9 +290,13 @@ def _segment(
 
 def _write(
     store: MaskStore, pending: _Pending, result: Segmentation, assistant: Assistant, job: Job
-) -> str:
+) -> tuple[str, bool]:
+    """Write a cutout's prediction (and embedding); returns its id and whether this
+    wrote it (not if another worker, with the same pixels in another batch, just did)."""
     model = {"checkpoint": assistant.checkpoint_path.name, "sha256": assistant.identity}
     cutout_id = store.add_cutout(pending.cutout, copy_pixels=False)
+    if not pending.mask_done and has_prediction(store, cutout_id, job.identity):
+        return cutout_id, False
     if not pending.mask_done:
         store.save_mask(
             cutout_id,
@@ -312,7 +316,7 @@ def _write(
         )
     if job.embed:
         store.save_embedding(cutout_id, result.embedding, job.model_name, metadata=model)
-    return cutout_id
+    return cutout_id, True
 
 
 def _earlier_status(
