@@ -24,7 +24,9 @@ def test_no_file_gives_the_defaults_silently(config, recwarn):
 
 
 def test_settings_round_trip_as_json(config):
-    settings = Settings(annotator="Ada Lovelace", stretch="asinh", softening=2.5, show_bands=True)
+    settings = Settings(
+        annotator="Ada Lovelace", stretch="asinh", softening=2.5, show_bands=True, smoothing="gauss 2"
+    )
     save_settings(settings)
     assert settings_path() == config / "settings.json"
     assert json.loads(settings_path().read_text()) == {
@@ -32,6 +34,7 @@ def test_settings_round_trip_as_json(config):
         "stretch": "asinh",
         "softening": 2.5,
         "show_bands": True,
+        "smoothing": "gauss 2",
     }
     assert load_settings() == settings
     save_settings(Settings(annotator="bob"))
