@@ -227,15 +227,17 @@ def _open_hdul(path: Path) -> fits.HDUList:
     """Open a FITS file with all its headers read; call within :func:`_fits_warnings`.
 
     A gzipped (or bzip2) file is decompressed, in a stream, into a temporary
-    file that is memory-mapped: that is what detects its truncation, without
-    holding the compressed and the decompressed bytes in memory.
+    file: that is what detects its truncation, without holding the compressed
+    and the decompressed bytes in memory. It is read, not memory-mapped:
+    astropy cannot scale a memory-mapped integer image (``BZERO``/``BSCALE``),
+    as real survey files are.
     """
     compressed = _check_fits_signature(path)
     try:
         if compressed is None:
             return fits.open(path, lazy_load_hdus=False)
         with _decompressed(path, compressed) as plain:
-            return fits.open(plain, lazy_load_hdus=False, memmap=True)
+            return fits.open(plain, lazy_load_hdus=False, memmap=False)
     except EOFError:
         raise CutoutError(f"{path}: truncated file (the compressed data end early)") from None
     except VerifyWarning:
@@ -250,8 +252,8 @@ def _open_hdul(path: Path) -> fits.HDUList:
 
 @contextmanager
 def _decompressed(path: Path, decompress: Callable) -> Iterator[Path]:
-    """A temporary plain copy of a compressed file, removed on exit (a memory map of it
-    stays readable on POSIX systems)."""
+    """A temporary plain copy of a compressed file, removed on exit (a file opened on
+    it stays readable on POSIX systems)."""
     fd, name = tempfile.mkstemp(prefix="galseg-", suffix=".fits")
     try:
         with os.fdopen(fd, "wb") as plain, decompress(path, "rb") as packed:
