@@ -701,7 +701,6 @@ def _simulate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export_dataset
     from .store import MaskStore
-
     from .taxonomy import TaxonomyMapping
 
     store = MaskStore.open(args.store, mode="r")

@@ -200,15 +200,14 @@ def _readme(card: Mapping[str, Any]) -> str:
         "- `masks.zarr/`: a galseg mask store (Zarr v3; plain `zarr` reads it): each "
         "cutout's WCS, bands, pixel scale and content hash, and its masks, one revision per "
         "annotator with its time, provenance and metadata.",
-        "- `manifest.ecsv`: one row per cutout and annotator "
-        "(`astropy.table.Table.read`).",
+        "- `manifest.ecsv`: one row per cutout and annotator (`astropy.table.Table.read`).",
         f"- `{CARD_FILE}`: this card for programs, with the SHA-256 of every other file.",
         "",
         "Import it into a store with `galseg import DATASET --into STORE`.",
         "",
         "## Surveys",
         "",
-        "| survey | cutouts | pixel scale (\"/px) | bands | 3σ limit in 10″ boxes "
+        '| survey | cutouts | pixel scale ("/px) | bands | 3σ limit in 10″ boxes '
         "(mag/arcsec², median) |",
         "|---|---|---|---|---|",
     ]

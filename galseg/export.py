@@ -137,9 +137,7 @@ def export_dataset(
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.partial-", dir=out.parent) as tmp:
         staged = Path(tmp) / "dataset"
         staged.mkdir()
-        table = _write_dataset(
-            store, staged, annotator, fits_masks, pixels, mapping, moc, progress
-        )
+        table = _write_dataset(store, staged, annotator, fits_masks, pixels, mapping, moc, progress)
         if zip:
             archive = shutil.make_archive(str(Path(tmp) / "dataset"), "zip", staged)
             os.replace(archive, out)
@@ -269,9 +267,7 @@ def _export_cutout(
         new = dataset.save_mask(
             cutout_id, mask, who, rev.provenance, metadata=rev.metadata, time=rev.time
         )
-        rows.append(
-            _row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", dataset.taxonomy)
-        )
+        rows.append(_row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", dataset.taxonomy))
     if fits_out is not None:
         for row in rows:
             row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, dataset)

@@ -153,9 +153,7 @@ def _plan(source: MaskStore, cutout_id: str, store: MaskStore | None, dataset: P
         ours = store.info(cutout_id)
         clash = ours["content_hash"] != info["content_hash"]
         if not clash and theirs is not None and store.has_pixels(cutout_id):
-            clash = not np.array_equal(
-                store.cutout(cutout_id).data, theirs.data, equal_nan=True
-            )
+            clash = not np.array_equal(store.cutout(cutout_id).data, theirs.data, equal_nan=True)
         if clash:
             raise StoreError(
                 f"{where}: clashes with different pixels under the same content hash in "

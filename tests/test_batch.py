@@ -36,6 +36,7 @@ from galseg.batch import (  # noqa: E402
 )
 from galseg.batch._worker import worker_assistant  # noqa: E402
 from galseg.cli import main  # noqa: E402
+from galseg.discovery import find_cutouts  # noqa: E402
 from galseg.io import read_cutout  # noqa: E402
 from galseg.model import (  # noqa: E402
     SHIPPED_CHECKPOINT,
@@ -44,7 +45,6 @@ from galseg.model import (  # noqa: E402
     load_assistant,
     save_checkpoint,
 )
-from galseg.discovery import find_cutouts  # noqa: E402
 from galseg.simulate import write_simulated_set  # noqa: E402
 
 SAMPLES = Path(__file__).parents[1] / "sample_data"

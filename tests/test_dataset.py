@@ -245,8 +245,9 @@ def test_export_through_a_taxonomy_mapping(work, tmp_path, capsys):
     for source_name, target_name in MATLAS_MAPPING["classes"].items():
         value = store.taxonomy[source_name].value
         assert (mapped[original == value] == MATLAS_TAXONOMY[target_name].value).all()
-    assert json.loads((out / "dataset.json").read_text())["mapping"]["classes"] == (
-        MATLAS_MAPPING["classes"]
+    assert (
+        json.loads((out / "dataset.json").read_text())["mapping"]["classes"]
+        == (MATLAS_MAPPING["classes"])
     )
     # their classes are not the store's: importing them back is refused
     with pytest.raises(StoreError, match="export it through a mapping"):

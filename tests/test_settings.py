@@ -25,7 +25,11 @@ def test_no_file_gives_the_defaults_silently(config, recwarn):
 
 def test_settings_round_trip_as_json(config):
     settings = Settings(
-        annotator="Ada Lovelace", stretch="asinh", softening=2.5, show_bands=True, smoothing="gauss 2"
+        annotator="Ada Lovelace",
+        stretch="asinh",
+        softening=2.5,
+        show_bands=True,
+        smoothing="gauss 2",
     )
     save_settings(settings)
     assert settings_path() == config / "settings.json"

@@ -146,7 +146,9 @@ def simulate_pool(
         residual_rng = np.random.default_rng([seeds[i], 11])
         if sky_residuals and residual_rng.random() < SKY_RESIDUAL_FRACTION:
             sigma = [sim.survey.noise_sigma(band) for band in cutout.bands]
-            cutout = replace(cutout, data=cutout.data + sky_residual(cutout.image_shape, sigma, residual_rng))
+            cutout = replace(
+                cutout, data=cutout.data + sky_residual(cutout.image_shape, sigma, residual_rng)
+            )
         images[i] = model_input(cutout, preprocessing)
         truths[i] = sim.truth
         labels.append(dict(sim.labels))
@@ -197,7 +199,7 @@ def sky_residual(
     scales = rng.uniform(0.5, 1.5, size=len(noise_sigma))
     scales[0] = 1.0
     return np.stack(
-        [s * sigma * (plane + glow) for s, sigma in zip(scales, noise_sigma)]
+        [s * sigma * (plane + glow) for s, sigma in zip(scales, noise_sigma, strict=True)]
     ).astype(np.float32)
 
 

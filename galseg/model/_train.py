@@ -357,7 +357,12 @@ def train_head(
     network, config, source = _start_network(encoder)
     check_size(size, network.stride, config.preprocessing.max_size)
     pool = simulate_pool(
-        n, size, seed, config.preprocessing, some_feature=True, sky_residuals=True,
+        n,
+        size,
+        seed,
+        config.preprocessing,
+        some_feature=True,
+        sky_residuals=True,
         progress=progress,
     )
 

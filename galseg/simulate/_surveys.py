@@ -246,9 +246,7 @@ RUBIN = Survey(
     "r",
 )
 
-SURVEYS: Mapping[str, Survey] = MappingProxyType(
-    {s.name: s for s in (LEGACY, HSC, EUCLID, RUBIN)}
-)
+SURVEYS: Mapping[str, Survey] = MappingProxyType({s.name: s for s in (LEGACY, HSC, EUCLID, RUBIN)})
 """The survey presets by name: ``legacy``, ``hsc``, ``euclid``, ``rubin``."""
 
 _SURVEY_ALIASES = {
