@@ -422,11 +422,11 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
 
     automatic = parts.add_parser(
         "automatic",
-        help="calibrate automatic mode's per-class thresholds",
-        description="Choose automatic mode's per-class thresholds and least piece size on "
-        "simulated cutouts never trained on (half of them featureless, so that few come back "
-        "with a feature), and record them in the checkpoint's model card (the weights are "
-        "untouched).",
+        help="calibrate automatic mode's per-class rules",
+        description="Choose automatic mode's per-class thresholds, least piece sizes and piece "
+        "shapes on simulated cutouts never trained on, half of them featureless: the rules of "
+        "best IoU that together put a feature on at most 3%% of the featureless cutouts. They "
+        "are recorded in the checkpoint's model card (the weights are untouched).",
     )
     automatic.add_argument("--checkpoint", required=True, type=Path, help="checkpoint to calibrate")
     automatic.add_argument(
@@ -847,10 +847,17 @@ def _train_automatic(args: argparse.Namespace) -> int:
     )
     rule = calibration.rule
     for kind, threshold in rule.thresholds.items():
-        print(f"{kind:<14} threshold {threshold:.2f}  IoU {calibration.iou[kind]:.3f}")
+        ratio = rule.max_axis_ratio.get(kind)
+        shape = "any shape" if ratio is None else f"axis ratio <= {ratio:.1f}"
+        iou = calibration.iou.get(kind)
+        score = "no calibration cutout has it" if iou is None else f"IoU {iou:.3f}"
+        print(
+            f"{kind:<14} threshold {threshold:.2f}  least piece {rule.min_pixels.get(kind, 0):>4} "
+            f"pixels  {shape:<18} {score}"
+        )
     share = 100 * calibration.false_positives
     print(
-        f"least piece {rule.min_pixels} pixels; featureless cutouts with a feature {share:.1f}%; "
+        f"featureless cutouts with a feature {share:.1f}%; "
         f"recorded in {_model().card_path(args.checkpoint)}"
     )
     return 0

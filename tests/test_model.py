@@ -47,7 +47,14 @@ from galseg.model import (
     train_head,
 )
 from galseg.model._assistant import LOCAL_FLOOR, connected_to
-from galseg.model._calibrate import THRESHOLDS
+from galseg.model._calibrate import (
+    AXIS_RATIOS,
+    FALSE_POSITIVE_BUDGET,
+    MIN_PIXELS,
+    THRESHOLDS,
+    _Option,
+    _spend,
+)
 from galseg.simulate import simulate_galaxy
 from galseg.stretch import normalize
 
@@ -165,11 +172,49 @@ def test_calibrated_automatic_thresholds_are_recorded_and_used(tmp_path, checkpo
     assert entry["thresholds"] == calibration.rule.thresholds
     assert entry["calibration"]["command"] == "x" and entry["calibration"]["featureless"] == 2
     assert all(t in THRESHOLDS for t in calibration.rule.thresholds.values())
+    assert entry["max_axis_ratio"] == calibration.rule.max_axis_ratio
+    assert set(calibration.rule.max_axis_ratio.values()) <= set(AXIS_RATIOS)
+    assert set(calibration.rule.min_pixels.values()) <= set(MIN_PIXELS)
+    assert calibration.false_positives <= FALSE_POSITIVE_BUDGET
     assert read_checkpoint(path).identity == read_checkpoint(checkpoint_path).identity
     assert load_assistant(path, device="cpu").automatic == calibration.rule
     strict = load_assistant(path, device="cpu")
     strict.automatic = AutomaticRule(default=1.0)  # nothing reaches it
     assert not strict.segment(sim.cutout).any()
+
+
+def test_calibration_spends_the_false_positive_budget_where_it_buys_most_iou():
+    def option(iou, *hit):
+        hits = np.zeros(10, bool)
+        hits[list(hit)] = True
+        return _Option(0.5, 0, None, iou, hits)
+
+    frontiers = {
+        "shell": [option(0.1), option(0.15, 0), option(0.2, 0, 1, 2)],
+        "bar": [option(0.3), option(0.7, 3), option(0.75, 3, 4)],
+        "tidal_tail": [option(0.0), option(0.2, 3)],  # hits only what bar already hits
+    }
+    chosen = _spend(frontiers, budget=2)
+    assert chosen["bar"].iou == 0.75  # +0.4 for one cutout, then +0.05 for another
+    assert chosen["tidal_tail"].iou == 0.2  # free once bar hits cutout 3
+    assert chosen["shell"].iou == 0.1  # the budget is spent
+    assert _spend(frontiers, budget=0) == {kind: f[0] for kind, f in frontiers.items()}
+
+
+def test_a_card_with_one_least_piece_size_holds_it_for_every_calibrated_class():
+    card = {"automatic": {"thresholds": {"bar": 0.6, "shell": 0.7}, "min_pixels": 50}}
+    rule = AutomaticRule.from_card(card, 0.5)
+    assert rule.min_pixels == {"bar": 50, "shell": 50} and rule.max_axis_ratio == {}
+
+
+def test_automatic_mode_drops_round_pieces_of_a_class_with_an_axis_ratio():
+    bar = np.zeros((1, 40, 40), np.float32)
+    bar[0, 5:15, 5:15] = 0.9  # round
+    bar[0, 25:29, 4:36] = 0.9  # elongated, axis ratio about 0.12
+    values, names = np.array([4], np.uint8), ("bar",)
+    assert (AutomaticRule().labels(bar, names, values) == 4).sum() == 100 + 128
+    kept = AutomaticRule(max_axis_ratio={"bar": 0.4}).labels(bar, names, values) == 4
+    assert kept.sum() == 128 and kept[25:29, 4:36].all()
 
 
 def test_segment_labels_every_pixel_with_a_taxonomy_value(assistant, sim):
@@ -605,6 +650,12 @@ def test_cli_trains_an_encoder_a_head_and_finetunes(tmp_path, store, capsys):
     assert main(["finetune", *tune]) == 0
     out = capsys.readouterr().out
     assert "held back" in out and "->" in out and f"wrote {tuned}" in out
+    assert (
+        main(["train", "automatic", "--checkpoint", str(head), "--n", "1", "--device", "cpu"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "least piece" in out and "featureless cutouts with a feature" in out
+    assert read_checkpoint(head).card["automatic"]["calibration"]["featureless"] == 1
     card = read_checkpoint(head).card["training"]
     assert card["command"].startswith("galseg train head --encoder")
     load_assistant(tuned, device="cpu")
