@@ -143,16 +143,19 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     """The ``export`` command (a data set for collaborators)."""
     export = sub.add_parser(
         "export",
-        help="export a store's latest masks as a data set for collaborators",
-        description="Write OUT/masks.zarr (each cutout's WCS, bands and pixels, and the latest "
-        "mask of each annotator with its time and provenance), OUT/manifest.ecsv, and a data "
+        help="export a store's masks, every revision, as a data set for collaborators",
+        description="Write OUT/masks.zarr (each cutout's WCS, bands, flags and pixels, and every "
+        "revision of its masks with its annotator, time and provenance), OUT/manifest.ecsv, "
+        "and a data "
         "card (OUT/README.md, OUT/dataset.json: surveys, pixel scales, surface-brightness "
         "limits, counts per class and annotator, a checksum per file).",
     )
     export.add_argument("store", type=Path, metavar="STORE")
     export.add_argument("out", type=Path, metavar="OUT")
     export.add_argument("--annotator", help="only this annotator's masks")
-    export.add_argument("--fits", action="store_true", help="also write FITS masks")
+    export.add_argument(
+        "--fits", action="store_true", help="also write each annotator's final masks as FITS"
+    )
     export.add_argument(
         "--no-pixels",
         dest="pixels",
