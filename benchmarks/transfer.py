@@ -21,16 +21,17 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 import tempfile
 import time
 
 from astropy.coordinates import SkyCoord
 import astropy.units as u
-from astropy.wcs import WCS
 import numpy as np
 from scipy import ndimage
 
+from galseg import simulate
 from galseg.transfer import _class_coverage, reproject_mask
 
 CENTRE = SkyCoord(150.0 * u.deg, 2.0 * u.deg)
@@ -38,36 +39,8 @@ SOURCE_SHAPE = (240, 260)
 GRIDS = {"hsc": (0.168, (150, 160)), "rubin": (0.2, (125, 135)), "legacy": (0.262, (95, 105))}
 
 
-def tan_wcs(scale, shape, rotation=0.0, shift=(0.0, 0.0)):
-    ny, nx = shape
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    where = CENTRE.spherical_offsets_by(shift[0] * u.arcsec, shift[1] * u.arcsec)
-    wcs.wcs.crval = [where.ra.deg, where.dec.deg]
-    wcs.wcs.crpix = [(nx + 1) / 2, (ny + 1) / 2]
-    c, s = np.cos(np.radians(rotation)), np.sin(np.radians(rotation))
-    wcs.wcs.cd = scale / 3600 * np.array([[-c, s], [s, c]])
-    return wcs
-
-
-def offsets(wcs, shape):
-    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
-    east, north = CENTRE.spherical_offsets_to(wcs.pixel_to_world(x, y))
-    return east.to_value(u.arcsec), north.to_value(u.arcsec)
-
-
-def shapes(wcs, shape, stream_width=0.2):
-    """Ellipse (3), disc (2) and stream (1) on a grid."""
-    east, north = offsets(wcs, shape)
-    pa = np.radians(25.0)
-    along = east * np.cos(pa) + north * np.sin(pa)
-    across = -east * np.sin(pa) + north * np.cos(pa)
-    radius, angle = np.hypot(east, north), np.degrees(np.arctan2(north, east)) % 360
-    mask = np.zeros(shape, np.uint8)
-    mask[(along / 6.0) ** 2 + (across / 2.5) ** 2 <= 1] = 3
-    mask[(east - 5.0) ** 2 + (north + 5.5) ** 2 <= 2.5**2] = 2
-    mask[(np.abs(radius - 8.0) <= stream_width / 2) & (angle >= 200) & (angle <= 340)] = 1
-    return mask
+tan_wcs = partial(simulate.tan_wcs, centre=CENTRE)
+shapes = partial(simulate.sky_shapes, centre=CENTRE)  # ellipse (3), disc (2), stream (1)
 
 
 def iou(a, b):
@@ -83,14 +56,14 @@ def figures() -> None:
     print("IoU against the shape drawn on the target grid (ellipse, disc; covered pixels)")
     for name, (scale, shape) in GRIDS.items():
         target = tan_wcs(scale, shape, rotation=35.0, shift=(3.0, -2.0))
-        painted = shapes(source, SOURCE_SHAPE, stream_width=0.0)  # no stream here
+        painted = shapes(source, SOURCE_SHAPE)  # no stream here
         labels, covered = reproject_mask(painted, source, target, shape)
-        truth = shapes(target, shape, stream_width=0.0) * covered
+        truth = shapes(target, shape) * covered
         back, back_covered = reproject_mask(labels, target, source, SOURCE_SHAPE)
         there = [iou(labels == v, truth == v) for v in (3, 2)]
         home = [iou(back == v, (painted == v) & back_covered) for v in (3, 2)]
         print(
-            f"  euclid -> {name:<6} ({scale}\"/px): {there[0]:.3f}, {there[1]:.3f}; "
+            f'  euclid -> {name:<6} ({scale}"/px): {there[0]:.3f}, {there[1]:.3f}; '
             f"round trip back: {home[0]:.3f}, {home[1]:.3f}"
         )
     print("thin stream (8-connected pieces on the target; galseg / threshold 0.5 alone)")
@@ -102,19 +75,17 @@ def figures() -> None:
             coverage, _ = _class_coverage(stream.astype(np.uint8), source, target, shape)
             alone = coverage[1] >= 0.5
             print(
-                f"  {width / 0.1:.0f} px wide at 0.1\"/px -> {name:<6}: "
+                f'  {width / 0.1:.0f} px wide at 0.1"/px -> {name:<6}: '
                 f"{pieces(labels == 1)} / {pieces(alone)} pieces"
             )
     target = tan_wcs(0.262, GRIDS["legacy"][1], rotation=35.0)
-    painted = shapes(source, SOURCE_SHAPE)
+    painted = shapes(source, SOURCE_SHAPE, stream_width=0.2)
     times = []
     for _ in range(3):
         start = time.perf_counter()
         reproject_mask(painted, source, target, GRIDS["legacy"][1])
         times.append(time.perf_counter() - start)
-    print(
-        f"reproject_mask, 3 classes, 260x240 -> 105x95: {1000 * min(times):.0f} ms (best of 3)"
-    )
+    print(f"reproject_mask, 3 classes, 260x240 -> 105x95: {1000 * min(times):.0f} ms (best of 3)")
 
 
 def picture(path: Path) -> None:
@@ -138,12 +109,8 @@ def picture(path: Path) -> None:
 
     # The same sky on a Legacy Surveys grid: 0.262"/px, rotated by 30 degrees
     # (the simulated light resampled, with Legacy-like noise).
-    legacy_wcs = WCS(naxis=2)
-    legacy_wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    legacy_wcs.wcs.crval = euclid.wcs.wcs.crval
-    legacy_wcs.wcs.crpix = [77, 77]
-    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
-    legacy_wcs.wcs.cd = 0.262 / 3600 * np.array([[-c, s], [s, c]])
+    middle = SkyCoord(*euclid.wcs.wcs.crval, unit="deg")
+    legacy_wcs = simulate.tan_wcs(0.262, (153, 153), centre=middle, rotation=30.0)
     light, _ = reproject_exact((euclid.data[0], euclid.wcs), legacy_wcs, shape_out=(153, 153))
     light = np.nan_to_num(light) * (0.262 / 0.1) ** 2 * 10 ** (-0.4 * (30.0 - 22.5))
     noisy = light + np.random.default_rng(0).normal(0, 0.0045, light.shape)

@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "--store", required=True, type=Path, help="mask store (created if missing)"
     )
     annotate.add_argument("--annotator", help="your name (remembered for next time)")
+    _add_taxonomy_option(annotate)
     _add_assist_options(annotate)
     annotate.set_defaults(run=_annotate)
 
@@ -126,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--store", type=Path, help="mask store (default: a new temporary folder)")
     demo.add_argument("--annotator", help="your name (remembered for next time)")
+    _add_taxonomy_option(demo)
     _add_assist_options(demo)
     demo.set_defaults(run=_demo)
 
@@ -143,16 +145,19 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     """The ``export`` command (a data set for collaborators)."""
     export = sub.add_parser(
         "export",
-        help="export a store's latest masks as a data set for collaborators",
-        description="Write OUT/masks.zarr (each cutout's WCS, bands and pixels, and the latest "
-        "mask of each annotator with its time and provenance), OUT/manifest.ecsv, and a data "
+        help="export a store's masks, every revision, as a data set for collaborators",
+        description="Write OUT/masks.zarr (each cutout's WCS, bands, flags and pixels, and every "
+        "revision of its masks with its annotator, time and provenance), OUT/manifest.ecsv, "
+        "and a data "
         "card (OUT/README.md, OUT/dataset.json: surveys, pixel scales, surface-brightness "
         "limits, counts per class and annotator, a checksum per file).",
     )
     export.add_argument("store", type=Path, metavar="STORE")
     export.add_argument("out", type=Path, metavar="OUT")
     export.add_argument("--annotator", help="only this annotator's masks")
-    export.add_argument("--fits", action="store_true", help="also write FITS masks")
+    export.add_argument(
+        "--fits", action="store_true", help="also write each annotator's final masks as FITS"
+    )
     export.add_argument(
         "--no-pixels",
         dest="pixels",
@@ -355,6 +360,19 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
         "--repair", action="store_true", help="remove leftovers of interrupted writes"
     )
     check.set_defaults(run=_check)
+
+
+def _add_taxonomy_option(parser: argparse.ArgumentParser) -> None:
+    """The classes the annotator paints in."""
+    from .taxonomy import TAXONOMIES
+
+    parser.add_argument(
+        "--taxonomy",
+        metavar="NAME|CLASSES.json",
+        help=f"classes of a new store: a preset ({', '.join(TAXONOMIES)}; default galseg) or a "
+        'JSON file {"classes": [{"value": 0, "name": "unlabelled", "colour": "#000000"}, ...]}; '
+        "an existing store must have them",
+    )
 
 
 def _add_assist_options(parser: argparse.ArgumentParser) -> None:
@@ -967,6 +985,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Namespace) -> int:
+    from .taxonomy import read_taxonomy
+
+    taxonomy = read_taxonomy(args.taxonomy) if args.taxonomy else None
     napari, launch = _import_plugin()
     for checkpoint in (args.checkpoint, args.sam_checkpoint):
         if checkpoint is not None and not checkpoint.is_file():
@@ -982,6 +1003,7 @@ def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Nam
         checkpoint=args.checkpoint,
         sam_checkpoint=args.sam_checkpoint,
         sam_model_type=args.sam_model_type,
+        taxonomy=taxonomy,
     )
     napari.run()
     widget.close_session()

@@ -85,9 +85,11 @@ def write_card(folder: Path, card: Mapping[str, Any]) -> dict[str, Any]:
     """Write ``README.md`` and ``dataset.json`` (``card`` plus the checksums); return the latter.
 
     ``card`` holds ``galseg_version``, ``source_store``, ``pixels``,
-    ``taxonomy``, ``mapping``, ``cutouts`` (one dict per cutout: ``id``,
-    ``survey``, ``pixel_scale``, ``bands``, ``sb_limit``) and ``masks`` (one
-    dict per exported mask: ``id``, ``annotator``, ``classes`` name -> pixels).
+    ``revisions`` (how many mask revisions the data set holds), ``taxonomy``,
+    ``mapping``, ``cutouts`` (one dict per cutout: ``id``, ``survey``,
+    ``pixel_scale``, ``bands``, ``sb_limit``) and ``masks`` (one dict per
+    annotator's final mask of a cutout: ``id``, ``annotator``, ``classes`` name
+    -> pixels).
     """
     full = {
         "galseg_dataset": DATASET_FORMAT,
@@ -193,14 +195,16 @@ def _readme(card: Mapping[str, Any]) -> str:
         "# galseg data set",
         "",
         f"Exported by galseg {card['galseg_version']} on {card['created']} from "
-        f"`{card['source_store']}`: {counts['masks']} masks of {counts['cutouts']} cutouts, "
+        f"`{card['source_store']}`: {counts['masks']} masks of {counts['cutouts']} cutouts "
+        f"(each annotator's final mask, in {card['revisions']} revisions in all), "
         + ("with" if card["pixels"] else "without")
         + " the cutouts' pixels.",
         "",
         "- `masks.zarr/`: a galseg mask store (Zarr v3; plain `zarr` reads it): each "
-        "cutout's WCS, bands, pixel scale and content hash, and its masks, one revision per "
-        "annotator with its time, provenance and metadata.",
-        "- `manifest.ecsv`: one row per cutout and annotator (`astropy.table.Table.read`).",
+        "cutout's WCS, bands, pixel scale, content hash and flags, and every revision of its "
+        "masks with its annotator, time, provenance and metadata.",
+        "- `manifest.ecsv`: one row per mask revision, `final` on each annotator's last "
+        "(`astropy.table.Table.read`).",
         f"- `{CARD_FILE}`: this card for programs, with the SHA-256 of every other file.",
         "",
         "Import it into a store with `galseg import DATASET --into STORE`.",
@@ -218,7 +222,8 @@ def _readme(card: Mapping[str, Any]) -> str:
             f"| {name} | {survey['cutouts']} | {scales} | {', '.join(survey['bands'])} | "
             f"{limits or '-'} |"
         )
-    lines += ["", "## Classes", "", "| value | class | masks | pixels |", "|---|---|---|---|"]
+    lines += ["", "## Classes", "", "Counts of the final masks.", ""]
+    lines += ["| value | class | masks | pixels |", "|---|---|---|---|"]
     for cls in card["taxonomy"]["classes"]:
         if cls["value"]:
             entry = counts["classes"].get(cls["name"], {"masks": 0, "pixels": 0})

@@ -5,13 +5,16 @@ file holding the same)::
 
     out/
       masks.zarr/        a galseg mask store (plain Zarr v3) holding, for every
-                         cutout, its WCS, bands and metadata, its pixels (unless
-                         ``pixels=False``), and each annotator's latest mask with
-                         its original time, provenance and metadata
-      manifest.ecsv      one row per (cutout, annotator): id, name, survey, bands,
-                         pixel scale, RA/Dec, annotator, revision, provenance,
-                         classes present, ...; the taxonomy is in its header
-      fits/              (with ``fits_masks=True``) one FITS mask per row,
+                         cutout, its WCS, bands, metadata and flags, its pixels
+                         (unless ``pixels=False``), and every revision of its
+                         masks, in the store's order, with its annotator,
+                         original time, provenance and metadata
+      manifest.ecsv      one row per revision (and per ``no_feature`` flag without
+                         one): id, name, survey, bands, pixel scale, RA/Dec,
+                         annotator, revision, provenance, classes present,
+                         whether it is the annotator's final mask, ...; the
+                         taxonomy is in its header
+      fits/              (with ``fits_masks=True``) one FITS mask per final row,
                          carrying the cutout's WCS
       moc/<class>.fits   (with ``moc=True``) each class's footprint on the sky
                          as an IVOA MOC (:mod:`galseg.footprint`)
@@ -68,6 +71,7 @@ MANIFEST_COLUMNS = {
     "time": "time of the revision (ISO 8601 UTC)",
     "classes": "classes present in the mask, ';'-separated, or 'none'",
     "labelled_fraction": "fraction of the pixels with a label",
+    "final": "whether this is the annotator's final word on the cutout (their latest revision)",
     "mask_path": "path of the mask array inside masks.zarr",
     "fits_mask": "FITS mask file relative to the dataset folder, if written",
     "content_hash": "SHA-256 of the pixels the mask was painted on",
@@ -87,7 +91,7 @@ def export_dataset(
     moc: bool = False,
     progress: Progress = False,
 ) -> Table:
-    """Write a store's latest masks as a data set (see the module docs).
+    """Write a store's masks, every revision, as a data set (see the module docs).
 
     Parameters
     ----------
@@ -99,7 +103,7 @@ def export_dataset(
     annotator : str, optional
         Only this annotator's masks.
     fits_masks : bool
-        Also write one FITS mask per cutout and annotator under ``fits/``.
+        Also write each annotator's final mask of each cutout as FITS under ``fits/``.
     pixels : bool
         Include the cutouts' pixels (collaborators who hold the images can do
         without them: the WCS, bands and content hashes are always included).
@@ -180,8 +184,8 @@ def _write_dataset(
         }
     )
     table.write(out / "manifest.ecsv", format="ascii.ecsv")
-    for cutout_id in dataset.ids():
-        for rev in dataset.history(cutout_id):
+    for cutout_id in dataset.ids():  # the counts are of each annotator's final mask
+        for rev in dataset.latest_by_annotator(cutout_id).values():
             mask = dataset.load_mask(cutout_id, revision=rev.revision)
             values, counts = np.unique(mask[mask > 0], return_counts=True)
             classes = {taxonomy[int(v)].name: int(n) for v, n in zip(values, counts, strict=True)}
@@ -196,6 +200,7 @@ def _write_dataset(
             "galseg_version": __version__,
             "source_store": str(store.path),
             "pixels": pixels,
+            "revisions": sum(len(dataset.history(cid)) for cid in dataset.ids()),
             "taxonomy": taxonomy.to_dict(),
             "mapping": mapping.to_dict() if mapping is not None else None,
             **card,
@@ -234,13 +239,18 @@ def _export_cutout(
     pixels: bool,
     mapping: TaxonomyMapping | None,
 ) -> list[dict[str, Any]]:
-    """Copy one cutout's latest masks into ``dataset``; return their manifest rows."""
+    """Copy one cutout's revisions and flags into ``dataset``, oldest first; return their
+    manifest rows."""
     finals = store.final_masks(cutout_id, annotator)
     if not finals:
         return []
     info = store.info(cutout_id)
     cutout = store.cutout(cutout_id)
     dataset.add_cutout(cutout, copy_pixels=pixels)
+    for flag, flagged_by in store.flags(cutout_id).items():
+        for who in flagged_by:
+            if annotator in (None, who):
+                dataset.set_flag(cutout_id, flag, who)
     centre = cutout.sky_coord_centre() or (np.nan, np.nan)
     base = {
         "id": cutout_id,
@@ -252,30 +262,38 @@ def _export_cutout(
         "dec": centre[1],
         "content_hash": cutout.content_hash,
     }
+    final_revisions = {rev.revision for rev in finals.values() if rev is not None}
     rows = []
-    for who, rev in finals.items():
-        if rev is None:  # flagged "no_feature": an empty mask
-            dataset.set_flag(cutout_id, "no_feature", who)
-            empty = Revision(cutout_id, 0, who, "", "no_feature", {})
-            rows.append(
-                _row(base, empty, np.zeros(cutout.image_shape, np.uint8), "", dataset.taxonomy)
-            )
+    for rev in store.history(cutout_id):
+        if annotator not in (None, rev.annotator):
             continue
         mask = store.load_mask(cutout_id, revision=rev.revision)
         if mapping is not None:
             mask = mapping.apply(mask)
         new = dataset.save_mask(
-            cutout_id, mask, who, rev.provenance, metadata=rev.metadata, time=rev.time
+            cutout_id, mask, rev.annotator, rev.provenance, metadata=rev.metadata, time=rev.time
         )
-        rows.append(_row(base, rev, mask, f"cutouts/{cutout_id}/masks/{new:06d}", dataset.taxonomy))
+        path = f"cutouts/{cutout_id}/masks/{new:06d}"
+        rows.append(_row(base, rev, mask, path, dataset.taxonomy, rev.revision in final_revisions))
+    for who, rev in finals.items():
+        if rev is None:  # flagged "no_feature" without painting: an empty mask
+            empty = Revision(cutout_id, 0, who, "", "no_feature", {})
+            mask = np.zeros(cutout.image_shape, np.uint8)
+            rows.append(_row(base, empty, mask, "", dataset.taxonomy, True))
     if fits_out is not None:
         for row in rows:
-            row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, dataset)
+            if row["final"]:
+                row["fits_mask"] = _write_fits_mask(fits_out, cutout, row, dataset)
     return rows
 
 
 def _row(
-    base: dict[str, Any], rev: Revision, mask: np.ndarray, mask_path: str, taxonomy: Taxonomy
+    base: dict[str, Any],
+    rev: Revision,
+    mask: np.ndarray,
+    mask_path: str,
+    taxonomy: Taxonomy,
+    final: bool,
 ) -> dict[str, Any]:
     present = [taxonomy[int(v)].name for v in np.unique(mask) if v != 0]
     return {
@@ -286,6 +304,7 @@ def _row(
         "time": rev.time,
         "classes": ";".join(present) or "none",
         "labelled_fraction": float(np.count_nonzero(mask)) / mask.size,
+        "final": final,
         "mask_path": mask_path,
         "fits_mask": "",
     }

@@ -2,8 +2,8 @@
 
 A Multi-Order Coverage map (MOC, the IVOA standard that ``mocpy``, Aladin and
 TOPCAT read) is a set of HEALPix cells. :func:`class_mocs` makes one per
-class: the union, over every cutout with a celestial WCS and every mask of it
-in a store, of the sky its labelled pixels cover (in ICRS). Each labelled pixel is
+class: the union, over every cutout with a celestial WCS and each annotator's
+latest mask of it in a store, of the sky its labelled pixels cover (in ICRS). Each labelled pixel is
 sampled at four points (half a pixel apart) and the MOC's resolution is the
 finest HEALPix order whose cells are no smaller than the coarsest pixel, so a
 painted region has no holes.
@@ -53,7 +53,7 @@ def moc_order(pixel_scale: float) -> int:
 
 
 def class_mocs(store: MaskStore):
-    """The sky footprint of each class over every mask in ``store``.
+    """The sky footprint of each class over each annotator's latest mask in ``store``.
 
     Returns
     -------
@@ -70,7 +70,7 @@ def class_mocs(store: MaskStore):
         if cutout_wcs is None:
             continue
         wcs, scale = cutout_wcs
-        for rev in store.history(cutout_id):
+        for rev in store.latest_by_annotator(cutout_id).values():  # not superseded ones
             mask = store.load_mask(cutout_id, revision=rev.revision)
             for value in np.unique(mask[mask > 0]).tolist():
                 y, x = np.nonzero(mask == value)

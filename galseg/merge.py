@@ -8,10 +8,12 @@
 - a cutout whose content hash is the store's but whose pixels differ (or
   whose id is taken by other pixels) is a clash: the whole data set is
   refused;
-- each revision is added as a new revision of the store, keeping its
+- each revision is added as a new revision of the store, in the data set's
+  order (the order of the store it was exported from), keeping its
   annotator, time, provenance and metadata; one the store already holds
   (same annotator, time, provenance and pixels) is not added again, so
-  importing the same data set twice adds nothing.
+  importing the same data set twice adds nothing;
+- the cutouts' flags (``no_feature``, ``unsure``, ``bad_data``) are merged.
 
 All checks run before anything is written: a refused data set leaves the
 store as it was (a new store is not even created).
@@ -67,7 +69,7 @@ class ImportReport:
     revisions_present : int
         Revisions of the data set the store already held (not added again).
     flags_added : int
-        ``no_feature`` flags set.
+        Flags set (an annotator's ``no_feature``, ``unsure`` or ``bad_data``).
     """
 
     cutouts_added: int = 0
@@ -135,9 +137,9 @@ class _Plan:
 
     cutout_id: str
     cutout: Cutout | None  # to add to the store; None if the store holds it
-    revisions: list[Revision]  # to add, oldest first
+    revisions: list[Revision]  # to add, in the data set's order
     present: int  # revisions the store holds already
-    no_feature: list[str]  # annotators whose no_feature flag to set
+    flags: list[tuple[str, str]]  # (flag, annotator) to set
 
 
 def _plan(source: MaskStore, cutout_id: str, store: MaskStore | None, dataset: Path) -> _Plan:
@@ -170,13 +172,16 @@ def _plan(source: MaskStore, cutout_id: str, store: MaskStore | None, dataset: P
     known = set()
     if held:
         known = {_identity(store, rev) for rev in store.history(cutout_id)}
-    revisions = sorted(source.history(cutout_id), key=lambda rev: (rev.time, rev.revision))
+    revisions = source.history(cutout_id)
     new = [rev for rev in revisions if _identity(source, rev) not in known]
-    flagged = source.flags(cutout_id).get("no_feature", [])
-    if held:
-        already = store.flags(cutout_id).get("no_feature", [])
-        flagged = [who for who in flagged if who not in already]
-    return _Plan(cutout_id, None if held else theirs, new, len(revisions) - len(new), flagged)
+    already = store.flags(cutout_id) if held else {}
+    flags = [
+        (flag, who)
+        for flag, flagged_by in sorted(source.flags(cutout_id).items())
+        for who in flagged_by
+        if who not in already.get(flag, [])
+    ]
+    return _Plan(cutout_id, None if held else theirs, new, len(revisions) - len(new), flags)
 
 
 def _apply(plan: _Plan, source: MaskStore, store: MaskStore, report: ImportReport) -> None:
@@ -193,8 +198,8 @@ def _apply(plan: _Plan, source: MaskStore, store: MaskStore, report: ImportRepor
             time=rev.time,
         )
         report.revisions_added += 1
-    for who in plan.no_feature:
-        store.set_flag(plan.cutout_id, "no_feature", who)
+    for flag, who in plan.flags:
+        store.set_flag(plan.cutout_id, flag, who)
         report.flags_added += 1
     report.revisions_present += plan.present
 

@@ -37,6 +37,7 @@ __all__ = [
     "MATLAS_TAXONOMY",
     "TAXONOMIES",
     "get_taxonomy",
+    "read_taxonomy",
 ]
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -252,6 +253,50 @@ def get_taxonomy(spec: str | Taxonomy | Mapping[str, Any]) -> Taxonomy:
     return Taxonomy.from_dict(spec)
 
 
+def read_taxonomy(spec: str | os.PathLike) -> Taxonomy:
+    """A taxonomy preset by name, or one read from a JSON file of :meth:`Taxonomy.to_dict`'s form.
+
+    This is what ``galseg annotate --taxonomy`` takes. Errors name the file.
+
+    Raises
+    ------
+    TaxonomyError
+        If ``spec`` is neither a preset nor a readable file of classes.
+
+    Examples
+    --------
+    >>> read_taxonomy("matlas") is MATLAS_TAXONOMY
+    True
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "rings.json"
+    >>> _ = path.write_text('{"classes": [{"value": 0, "name": "unlabelled", "colour": "#000000"},'
+    ...                     ' {"value": 1, "name": "ring", "colour": "#ff0000"}]}')
+    >>> read_taxonomy(path)
+    Taxonomy(0=unlabelled, 1=ring)
+    """
+    if isinstance(spec, str) and spec in TAXONOMIES:
+        return TAXONOMIES[spec]
+    if not Path(spec).is_file():
+        raise TaxonomyError(
+            f"{spec}: neither a taxonomy preset ({', '.join(TAXONOMIES)}) nor a file of classes"
+        )
+    description = _read_json(spec, "taxonomy")
+    try:
+        return Taxonomy.from_dict(description)
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{spec}: {exc}") from None
+
+
+def _read_json(path: str | os.PathLike, what: str) -> Any:
+    """The JSON in ``path``; a :class:`TaxonomyError` naming the file if it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TaxonomyError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    except ValueError as exc:
+        raise TaxonomyError(f"{path}: the {what} is not JSON ({exc})") from None
+
+
 @dataclass(frozen=True)
 class TaxonomyMapping:
     """How one group's classes translate into another's, every class accounted for.
@@ -329,12 +374,7 @@ class TaxonomyMapping:
     @classmethod
     def from_file(cls, path: str | os.PathLike, source: Taxonomy) -> TaxonomyMapping:
         """Read a mapping from a JSON file; errors name the file."""
-        try:
-            spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise TaxonomyError(f"{path}: cannot read the mapping ({exc.strerror})") from None
-        except ValueError as exc:
-            raise TaxonomyError(f"{path}: the mapping is not JSON ({exc})") from None
+        spec = _read_json(path, "mapping")
         try:
             return cls.from_dict(spec, source)
         except TaxonomyError as exc:

@@ -7,10 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from galseg import MaskStore
+from galseg import GalsegError, MaskStore
 from galseg.io import write_cutout
 from galseg.samples import SAMPLES, sample_dir
 from galseg.simulate import simulate_cutout
+from galseg.taxonomy import MATLAS_TAXONOMY
 
 napari = pytest.importorskip("napari")
 from napari_galseg import launch  # noqa: E402
@@ -193,6 +194,66 @@ def test_the_class_buttons_follow_the_layer(annotator):
     assert annotator.class_buttons.checkedId() == 4 and annotator.session.label == 4
     annotator.class_buttons.button(2).click()
     assert annotator.mask_layer.selected_label == 2
+
+
+def class_buttons(widget):
+    """(label value, text, tooltip) of each class button, in order."""
+    return [
+        (widget.class_buttons.id(button), button.text(), button.toolTip())
+        for button in widget.class_buttons.buttons()
+    ]
+
+
+def swatch_rgb(widget):
+    """The RGB (0-255) of each class button's colour swatch, in order."""
+    return np.array(
+        [
+            button.icon().pixmap(14, 14).toImage().pixelColor(7, 7).getRgb()[:3]
+            for button in widget.class_buttons.buttons()
+        ]
+    )
+
+
+def test_the_annotator_paints_in_the_matlas_classes(make_napari_viewer, qtbot, tmp_path):
+    store_path = tmp_path / "matlas.zarr"
+    viewer = make_napari_viewer(show=True)
+    widget = launch(
+        [sample_dir()], store_path, "ada", viewer=viewer, assist=False, taxonomy=MATLAS_TAXONOMY
+    )
+    classes = MATLAS_TAXONOMY.feature_classes
+    expected = [(c.value, f"{c.value}  {c.name.replace('_', ' ')}", c.description) for c in classes]
+    assert class_buttons(widget) == expected
+    assert [text for _, text, _ in class_buttons(widget)][-2:] == [
+        "8  ghost reflection",
+        "9  contaminant",
+    ]
+    # each swatch is its class's colour, within a 16-bit display's rounding (8 of 255)
+    colours = np.array([c.rgba[:3] for c in classes]) * 255
+    assert np.abs(swatch_rgb(widget) - colours).max() <= 8
+    assert widget.class_buttons.buttons()[0].parent().title() == "Class (keys 1-9)"
+    layer = widget.mask_layer
+    for cls in classes:  # the mask is drawn in their colours
+        np.testing.assert_allclose(layer.colormap.map(cls.value), cls.rgba, atol=1e-6)
+    viewer.layers.selection.active = layer
+    viewer.window._qt_viewer._key_map_handler.press_key("8")
+    assert layer.selected_label == 8 and widget.class_buttons.checkedId() == 8
+    paint_stroke(layer, (60, 60), 8)
+    store = MaskStore.open(store_path, mode="r")
+    revision = wait_for_revision(qtbot, store, widget.current_id)
+    assert store.taxonomy == MATLAS_TAXONOMY
+    assert np.unique(store.load_mask(revision.cutout_id)).tolist() == [0, 8]  # ghost reflection
+    widget.close_session()
+
+    # the store carries its classes: opened again without naming them, it shows them
+    again = launch([sample_dir()], store_path, "bob", viewer=make_napari_viewer(), assist=False)
+    assert class_buttons(again) == expected
+    assert np.abs(swatch_rgb(again) - colours).max() <= 8
+    again.close_session()
+    # and a store of other classes is refused before a window opens
+    other = MaskStore.open(tmp_path / "galseg.zarr")
+    for store in (other.path, other):  # by path or already open
+        with pytest.raises(GalsegError, match="galseg.zarr: the store was made with Taxonomy"):
+            launch([sample_dir()], store, "ada", taxonomy=MATLAS_TAXONOMY)
 
 
 def test_paint_events_give_the_stroke_without_copying_the_mask(annotator):

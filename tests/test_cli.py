@@ -12,6 +12,7 @@ from galseg import MaskStore
 from galseg.cli import main
 from galseg.io import write_cutout
 from galseg.simulate import simulate_cutout
+from galseg.taxonomy import MATLAS_TAXONOMY
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
@@ -214,6 +215,43 @@ def test_failed_commands_create_nothing(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith(f"galseg: error: {store}: annotator 'ada!' is not a valid name")
     assert not store.exists() and not (tmp_path / "masks.predict-report.json").exists()
+
+
+@pytest.mark.gui
+def test_annotate_makes_a_store_in_the_taxonomy_named(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("napari")
+    from napari.qt import get_qapp
+    from qtpy.QtCore import QTimer
+
+    from napari_galseg._annotator import AnnotatorWidget
+
+    monkeypatch.setenv("GALSEG_CONFIG_DIR", str(tmp_path / "config"))
+    store = tmp_path / "m.zarr"
+    command = ["annotate", str(SAMPLES), "--store", str(store), "--annotator", "ada"]
+    for spec in ("jafar", str(tmp_path / "ours.json")):
+        assert main([*command, "--taxonomy", spec]) == 1
+        assert capsys.readouterr().err == (
+            f"galseg: error: {spec}: neither a taxonomy preset (galseg, matlas) "
+            "nor a file of classes\n"
+        )
+    assert not store.exists()
+
+    shown = []
+
+    def read_the_window_and_close_it():
+        widgets = [w for w in get_qapp().allWidgets() if isinstance(w, AnnotatorWidget)]
+        if widgets:
+            shown.append([button.text() for button in widgets[0].class_buttons.buttons()])
+            widgets[0].viewer.close()
+            timer.stop()
+
+    get_qapp()
+    timer = QTimer()
+    timer.timeout.connect(read_the_window_and_close_it)
+    timer.start(100)
+    assert main([*command, "--taxonomy", "matlas", "--no-assist"]) == 0
+    assert shown[0][:2] == ["1  stream", "2  shell"] and len(shown[0]) == 9
+    assert MaskStore.open(store, mode="r").taxonomy == MATLAS_TAXONOMY
 
 
 @pytest.mark.parametrize("command", [["demo"], ["annotate", "sample_data", "--store", "x.zarr"]])

@@ -70,13 +70,35 @@ def snapshot(store):
     }
 
 
-def test_export_then_import_is_lossless_and_reimport_adds_nothing(work, tmp_path):
+def history(store, cutout_id):
+    """Every revision of a cutout, in order: number, annotator, time, provenance, metadata
+    and pixels."""
+    return [
+        (
+            rev.revision,
+            rev.annotator,
+            rev.time,
+            rev.provenance,
+            dict(rev.metadata),
+            store.load_mask(cutout_id, revision=rev.revision).tobytes(),
+        )
+        for rev in store.history(cutout_id)
+    ]
+
+
+def test_export_then_import_gives_back_every_revision_and_reimport_adds_nothing(work, tmp_path):
     store, ngc1316, legacy = work
+    # a revision brought from elsewhere: numbered after the others, yet older than them
+    older = np.zeros((300, 440), np.uint8)
+    older[50:60, 50:60] = 5
+    store.save_mask(ngc1316, older, "eve", "imported", time="2020-01-01T00:00:00+00:00")
+    store.set_flag(legacy, "unsure", "ada")
+    store.set_flag(ngc1316, "bad_data", "bob")
     export_dataset(store, tmp_path / "shared")
 
     report = import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
     theirs = MaskStore.open(tmp_path / "theirs.zarr", mode="r")
-    assert (report.cutouts_added, report.revisions_added, report.flags_added) == (2, 3, 1)
+    assert (report.cutouts_added, report.revisions_added, report.flags_added) == (2, 5, 3)
     assert theirs.ids() == store.ids() and theirs.taxonomy == store.taxonomy
     for cid in store.ids():
         ours_info, their_info = store.info(cid), theirs.info(cid)
@@ -85,25 +107,38 @@ def test_export_then_import_is_lossless_and_reimport_adds_nothing(work, tmp_path
             assert their_info[key] == ours_info[key], key
         np.testing.assert_array_equal(theirs.cutout(cid).data, store.cutout(cid).data)
         assert theirs.flags(cid) == store.flags(cid)
-        for who, rev in store.latest_by_annotator(cid).items():
-            got = theirs.latest(cid, who)
-            assert (got.time, got.provenance, got.metadata) == (
-                rev.time,
-                rev.provenance,
-                rev.metadata,
-            )
-            np.testing.assert_array_equal(
-                theirs.load_mask(cid, revision=got.revision),
-                store.load_mask(cid, revision=rev.revision),
-            )
+        assert history(theirs, cid) == history(store, cid)  # numbers and order too
+    assert [r.annotator for r in theirs.history(ngc1316)] == ["ada", "ada", "bob", "eve"]
 
     before = snapshot(theirs)
     again = import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
-    assert (again.cutouts_added, again.revisions_added, again.revisions_present) == (0, 0, 3)
-    assert snapshot(theirs) == before
+    assert (again.cutouts_added, again.revisions_added, again.revisions_present) == (0, 0, 5)
+    assert again.flags_added == 0 and snapshot(theirs) == before
     # and back into the store it came from: nothing new either
     home = import_dataset(tmp_path / "shared", store.path)
-    assert (home.revisions_added, home.revisions_present) == (0, 3)
+    assert (home.revisions_added, home.revisions_present, home.flags_added) == (0, 5, 0)
+
+
+def test_the_manifest_has_a_row_per_revision_and_marks_the_final_ones(work, tmp_path):
+    store, ngc1316, legacy = work
+    table = export_dataset(store, tmp_path / "shared", fits_masks=True)
+    rows = {(r["id"], r["annotator"], int(r["revision"])): r for r in table}
+    assert {key: (row["provenance"], bool(row["final"])) for key, row in rows.items()} == {
+        (ngc1316, "ada", 1): ("painted", False),
+        (ngc1316, "ada", 2): ("painted", True),
+        (ngc1316, "bob", 3): ("assisted", True),
+        (legacy, "ada", 1): ("painted", True),
+        (legacy, "carl", 0): ("no_feature", True),
+    }
+    assert rows[ngc1316, "ada", 1]["classes"] == "tidal_stream"
+    assert rows[ngc1316, "ada", 2]["classes"] == "shell"
+    exported = zarr.open_group(tmp_path / "shared" / "masks.zarr", mode="r")
+    for (cid, _, revision), row in rows.items():
+        assert bool(row["fits_mask"]) == bool(row["final"])
+        if revision:
+            np.testing.assert_array_equal(
+                exported[row["mask_path"]][...], store.load_mask(cid, revision=revision)
+            )
 
 
 def test_the_data_card_describes_the_data_set(work, tmp_path):
@@ -159,8 +194,8 @@ def test_a_zip_without_pixels_through_the_command_line(work, tmp_path, capsys):
 
     theirs.add_cutout(make_cutout(0))
     assert main(["import", str(out), "--into", str(theirs.path)]) == 0
-    assert "imported 3 revisions and 0 new cutouts" in capsys.readouterr().out
-    assert [r.annotator for r in theirs.history(ngc1316)] == ["dee", "ada", "bob"]
+    assert "imported 4 revisions and 0 new cutouts" in capsys.readouterr().out
+    assert [r.annotator for r in theirs.history(ngc1316)] == ["dee", "ada", "ada", "bob"]
     np.testing.assert_array_equal(theirs.load_mask(legacy, "ada"), store.load_mask(legacy, "ada"))
 
 

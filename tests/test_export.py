@@ -33,13 +33,14 @@ def test_export_writes_store_manifest_and_fits(filled_store, tmp_path):
     manifest = Table.read(out / "manifest.ecsv")
     assert list(manifest.colnames) == list(MANIFEST_COLUMNS)
     assert sorted(zip(manifest["id"], manifest["annotator"], strict=True)) == sorted(
-        [(a, "ada"), (a, "bob"), (b, "ada")]
+        [(a, "ada"), (a, "ada"), (a, "bob"), (b, "ada")]  # ada's two revisions of a
     )
-    assert len(table) == len(manifest) == 3
+    assert len(table) == len(manifest) == 4
     assert manifest.meta["taxonomy"] == store.taxonomy.to_dict()
 
-    row = manifest[(manifest["id"] == a) & (manifest["annotator"] == "ada")][0]
-    assert row["revision"] == 2 and row["provenance"] == "painted"
+    first, row = manifest[(manifest["id"] == a) & (manifest["annotator"] == "ada")]
+    assert first["revision"] == 1 and not first["final"] and not first["fits_mask"]
+    assert row["revision"] == 2 and row["provenance"] == "painted" and row["final"]
     assert row["classes"] == "tidal_stream"
     assert row["bands"] == "g,r,z" and row["survey"] == "legacy"
     assert row["pixel_scale"] == pytest.approx(0.262)
@@ -50,6 +51,7 @@ def test_export_writes_store_manifest_and_fits(filled_store, tmp_path):
     exported = MaskStore.open(out / "masks.zarr", mode="r")
     assert exported.ids() == sorted([a, b])  # c has no mask and no flag
     np.testing.assert_array_equal(exported.load_mask(a, "ada"), stream)
+    np.testing.assert_array_equal(exported.load_mask(a, revision=1), random_mask(1))
     assert exported.latest(a, "ada").time == store.latest(a, "ada").time  # kept, not re-stamped
     assert exported.has_pixels(a)
     assert exported.flags(b) == {"no_feature": ["ada"]}

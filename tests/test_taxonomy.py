@@ -1,9 +1,12 @@
 """The class taxonomy: one definition of labels, names and colours."""
 
+import json
+
 import numpy as np
 import pytest
 
 from galseg import DEFAULT_TAXONOMY, FeatureClass, MaskError, Taxonomy, TaxonomyError
+from galseg.taxonomy import MATLAS_TAXONOMY, read_taxonomy
 
 
 def test_default_classes_are_the_documented_ones():
@@ -62,3 +65,31 @@ def test_unknown_class_lists_the_known_ones():
         DEFAULT_TAXONOMY["ring"]
     with pytest.raises(TaxonomyError, match="malformed"):
         Taxonomy.from_dict({"classes": [{"value": 0}]})
+
+
+def test_a_taxonomy_by_preset_name_or_from_a_file(tmp_path):
+    assert read_taxonomy("matlas") is MATLAS_TAXONOMY
+    assert read_taxonomy("galseg") is DEFAULT_TAXONOMY
+    rings = Taxonomy(
+        [FeatureClass(0, "unlabelled", "#000000"), FeatureClass(7, "ring", "#ff00ff", "A ring.")]
+    )
+    path = tmp_path / "rings.json"
+    path.write_text(json.dumps(rings.to_dict()))
+    assert read_taxonomy(path) == rings and read_taxonomy(str(path)) == rings
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "neither a taxonomy preset (galseg, matlas) nor a file of classes"),
+        ("{not json", "the taxonomy is not JSON"),
+        ('{"classes": [{"value": 1, "name": "a", "colour": "#000000"}]}', "needs a class with"),
+    ],
+)
+def test_a_bad_taxonomy_file_is_named_in_the_error(tmp_path, content, message):
+    path = tmp_path / "ours.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(TaxonomyError) as error:
+        read_taxonomy(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)

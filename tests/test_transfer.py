@@ -1,5 +1,6 @@
 """Tests of ``galseg.transfer``: masks carried between surveys' pixel grids by WCS."""
 
+from functools import partial
 from pathlib import Path
 
 from astropy.coordinates import SkyCoord
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from galseg import Cutout, GalsegError, MaskStore, write_cutout
+from galseg import Cutout, GalsegError, MaskStore, simulate, write_cutout
 from galseg.cli import main
 from galseg.transfer import covered_pixels, reproject_mask, transfer_masks
 
@@ -18,48 +19,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CENTRE = SkyCoord(150.0 * u.deg, 2.0 * u.deg)
 
 
-def tan_wcs(scale, shape, rotation=0.0, centre=CENTRE, shift=(0.0, 0.0)):
-    """A TAN grid of ``scale`` arcsec/px, rotated by ``rotation`` degrees, centred
-    ``shift`` arcsec (east, north) from ``centre``."""
-    ny, nx = shape
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    where = centre.spherical_offsets_by(shift[0] * u.arcsec, shift[1] * u.arcsec)
-    wcs.wcs.crval = [where.ra.deg, where.dec.deg]
-    wcs.wcs.crpix = [(nx + 1) / 2, (ny + 1) / 2]
-    c, s = np.cos(np.radians(rotation)), np.sin(np.radians(rotation))
-    wcs.wcs.cd = scale / 3600 * np.array([[-c, s], [s, c]])
-    return wcs
-
-
-def sky_offsets(wcs, shape):
-    """Each pixel centre's (east, north) offset from CENTRE in arcsec."""
-    ny, nx = shape
-    y, x = np.mgrid[0:ny, 0:nx]
-    east, north = CENTRE.spherical_offsets_to(wcs.pixel_to_world(x, y))
-    return east.to_value(u.arcsec), north.to_value(u.arcsec)
-
-
-def draw(wcs, shape):
-    """The same sky shapes on any grid: a tilted ellipse (class 3) and a disc (class 2)."""
-    east, north = sky_offsets(wcs, shape)
-    pa = np.radians(25.0)
-    along = east * np.cos(pa) + north * np.sin(pa)
-    across = -east * np.sin(pa) + north * np.cos(pa)
-    mask = np.zeros(shape, np.uint8)
-    mask[(along / 6.0) ** 2 + (across / 2.5) ** 2 <= 1] = 3
-    mask[(east - 5.0) ** 2 + (north + 5.5) ** 2 <= 2.5**2] = 2
-    return mask
-
-
-def arc_stream(wcs, shape, width):
-    """A stream along a circular arc of radius 8" around CENTRE, ``width`` arcsec wide,
-    over position angles 200-340 degrees."""
-    east, north = sky_offsets(wcs, shape)
-    radius = np.hypot(east, north)
-    angle = np.degrees(np.arctan2(north, east)) % 360
-    on = (np.abs(radius - 8.0) <= width / 2) & (angle >= 200) & (angle <= 340)
-    return np.where(on, 1, 0).astype(np.uint8)
+# Grids pointed at CENTRE and the same sky shapes drawn on them: a tilted ellipse
+# (class 3), a disc (class 2) and, given a width, a stream along an 8" arc (class 1).
+tan_wcs = partial(simulate.tan_wcs, centre=CENTRE)
+sky_offsets = partial(simulate.sky_offsets, centre=CENTRE)
+draw = partial(simulate.sky_shapes, centre=CENTRE)
 
 
 def iou(a, b):
@@ -99,7 +63,7 @@ def test_pixels_outside_the_source_are_not_covered():
 
 
 def test_a_thin_stream_stays_connected_on_a_coarser_grid():
-    stream = arc_stream(SOURCE, SOURCE_SHAPE, width=0.2)  # 2 pixels wide at 0.1"/px
+    stream = draw(SOURCE, SOURCE_SHAPE, stream_width=0.2) == 1  # 2 pixels wide at 0.1"/px
     labels, _ = reproject_mask(stream, SOURCE, TARGET, TARGET_SHAPE)
     _, n_pieces = ndimage.label(labels == 1, structure=np.ones((3, 3)))
     assert n_pieces == 1

@@ -6,7 +6,9 @@ low-surface-brightness tidal features (streams, shells, tails), stars,
 satellites and background galaxies, a Moffat PSF per band, white sky noise at
 the survey's depth, zero points and a TAN WCS; with it come a truth mask,
 noiseless images and flat morphology labels. :func:`simulate_cutout` returns
-just ``(cutout, truth)``. The presets are in :data:`SURVEYS`.
+just ``(cutout, truth)``. The presets are in :data:`SURVEYS`. :func:`sky_shapes`
+draws the same shapes on the sky on any grid (:func:`tan_wcs`), the truth for a
+mask carried between grids.
 
 Truth rule
 ----------
@@ -67,6 +69,7 @@ from ._scene import (
     simulate_cutout,
     simulate_galaxy,
 )
+from ._sky import sky_offsets, sky_shapes, tan_wcs
 from ._surveys import SURVEYS, Band, Survey, identify_survey, surface_brightness_limit
 from ._truth import truth_limit, truth_limit_flux, truth_mask, visible, visible_limit_flux
 
@@ -83,7 +86,10 @@ __all__ = [
     "identify_survey",
     "simulate_cutout",
     "simulate_galaxy",
+    "sky_offsets",
+    "sky_shapes",
     "surface_brightness_limit",
+    "tan_wcs",
     "truth_limit",
     "truth_limit_flux",
     "truth_mask",

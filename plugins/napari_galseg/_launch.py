@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from galseg.annotate import AnnotationQueue, AnnotationSession, assistants
 from galseg.discovery import find_cutouts
-from galseg.errors import GalsegError
+from galseg.errors import GalsegError, StoreError
 from galseg.settings import load_settings
 from galseg.store import MaskStore, check_name
+from galseg.taxonomy import Taxonomy
 
 from ._annotator import AnnotatorWidget
 from ._main_thread import main_thread_post
@@ -32,6 +33,7 @@ def launch(
     checkpoint: str | os.PathLike | None = None,
     sam_checkpoint: str | os.PathLike | None = None,
     sam_model_type: str | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> AnnotatorWidget:
     """Open cutouts for annotation and return the docked :class:`AnnotatorWidget`.
 
@@ -56,6 +58,9 @@ def launch(
         A Segment Anything checkpoint offered as a second assistant.
     sam_model_type : str, optional
         Its type (``vit_b``, ``vit_l``, ``vit_h``); read from the file by default.
+    taxonomy : Taxonomy, optional
+        The classes to paint in: a new store is made with them, an existing
+        one must have them. Default: the store's own (galseg's for a new one).
 
     Returns
     -------
@@ -66,8 +71,9 @@ def launch(
     ------
     GalsegError
         No cutouts found, none readable (the message lists why, and no
-        window opens), an unusable store, no annotator name or an invalid
-        one, or a checkpoint that does not exist.
+        window opens), an unusable store or one with other classes than
+        ``taxonomy``, no annotator name or an invalid one, or a checkpoint
+        that does not exist.
     """
     from napari.qt import get_qapp
 
@@ -94,7 +100,14 @@ def launch(
         if not annotator:
             raise GalsegError("no annotator name given; every mask is saved with one")
     # Opened (and created) only once the cutouts and the name are known to be good
-    mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
+    if not isinstance(store, MaskStore):
+        mask_store = MaskStore.open(store, taxonomy=taxonomy)
+    elif taxonomy not in (None, store.taxonomy):  # as MaskStore.open refuses one by path
+        raise StoreError(
+            f"{store.path}: the store was made with {store.taxonomy!r}, not {taxonomy!r}"
+        )
+    else:
+        mask_store = store
     session = AnnotationSession(
         AnnotationQueue(items, mask_store, annotator),
         models=models,
