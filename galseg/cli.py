@@ -435,7 +435,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     head.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
     head.add_argument("--rounds", type=_positive_int, default=3, help="most head runs per episode")
-    _add_run_options(head, n=1500, size=256, steps=4800, batch=8, lr=1e-3, seed=500_000)
+    _add_run_options(head, n=1500, size=256, steps=2400, batch=8, lr=1e-3, seed=500_000)
     head.set_defaults(run=_train_head)
 
     automatic = parts.add_parser(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,11 +14,9 @@ from ._preprocess import Preprocessing, model_input
 
 __all__ = [
     "HELD_OUT_SEEDS",
-    "SKY_RESIDUAL_FRACTION",
     "SURVEY_MIX",
     "Pool",
     "augment",
-    "sky_residual",
     "check_size",
     "simulate_pool",
     "some_features",
@@ -30,9 +27,6 @@ HELD_OUT_SEEDS = 1_000_000
 
 SURVEY_MIX = ("legacy", "hsc", "euclid")
 """Survey presets of the training cutouts: seed ``s`` uses ``SURVEY_MIX[s % 3]``."""
-
-SKY_RESIDUAL_FRACTION = 0.5
-"""Share of segmentation training cutouts given a :func:`sky_residual`."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,6 @@ def simulate_pool(
     preprocessing: Preprocessing,
     *,
     some_feature: bool,
-    sky_residuals: bool = False,
     progress: Progress = False,
 ) -> Pool:
     """Simulate ``n`` cutouts with seeds ``seed, seed + 1, ...`` as model inputs.
@@ -110,10 +103,6 @@ def simulate_pool(
         segmentation: more examples of each class); else the simulator's
         natural rates (for morphology questions). Feature brightness is drawn
         as usual, so some features are too faint to have truth pixels.
-    sky_residuals : bool
-        Add a :func:`sky_residual` to a share :data:`SKY_RESIDUAL_FRACTION`
-        of the cutouts (seeded by the cutout's seed). The truth is kept: a
-        smooth residual adds no noise and takes no light from the features.
     progress : bool or callable
         See :mod:`galseg._progress`.
 
@@ -142,65 +131,10 @@ def simulate_pool(
         sim = simulate_galaxy(
             seeds[i], survey=SURVEY_MIX[seeds[i] % 3], size=size, features=features
         )
-        cutout = sim.cutout
-        residual_rng = np.random.default_rng([seeds[i], 11])
-        if sky_residuals and residual_rng.random() < SKY_RESIDUAL_FRACTION:
-            sigma = [sim.survey.noise_sigma(band) for band in cutout.bands]
-            cutout = replace(
-                cutout, data=cutout.data + sky_residual(cutout.image_shape, sigma, residual_rng)
-            )
-        images[i] = model_input(cutout, preprocessing)
+        images[i] = model_input(sim.cutout, preprocessing)
         truths[i] = sim.truth
         labels.append(dict(sim.labels))
     return Pool(images, truths, labels, seeds)
-
-
-def sky_residual(
-    shape: tuple[int, int], noise_sigma: Sequence[float], rng: np.random.Generator
-) -> np.ndarray:
-    """A smooth sky residual for each band: a tilted plane plus a broad glow.
-
-    Real deep images keep what sky subtraction missed: gradients from
-    scattered light and the wide halos of stars outside the cutout. Trained
-    without them, a model takes a rising sky for a plume. The plane rises by
-    ``a`` = 0 to 4 σ of the band's per-pixel noise across the cutout in a
-    random direction; the glow is a Gaussian of 0 to 1.5 σ peak and a width
-    of 0.1 to 0.6 of the cutout, centred anywhere within half a side
-    outside it. The bands share the shape, each with its own amplitude
-    (0.5 to 1.5 times the first band's, in units of its noise).
-
-    Parameters
-    ----------
-    shape : tuple of int
-        ``(y, x)`` of the cutout.
-    noise_sigma : sequence of float
-        Each band's per-pixel sky noise.
-    rng : numpy.random.Generator
-        Random numbers.
-
-    Returns
-    -------
-    ndarray of float32, shape (band, y, x)
-
-    Examples
-    --------
-    >>> residual = sky_residual((64, 64), [1.0, 2.0], np.random.default_rng(0))
-    >>> residual.shape, bool(np.all(np.isfinite(residual)))
-    ((2, 64, 64), True)
-    """
-    ny, nx = shape
-    side = max(ny, nx)
-    y, x = np.mgrid[:ny, :nx].astype(np.float32) / side
-    angle = rng.uniform(0.0, 2.0 * np.pi)
-    plane = rng.uniform(0.0, 4.0) * (np.cos(angle) * (x - 0.5) + np.sin(angle) * (y - 0.5))
-    cy, cx = rng.uniform(-0.5, 1.5, size=2) * (ny / side, nx / side)
-    width = rng.uniform(0.1, 0.6)
-    glow = rng.uniform(0.0, 1.5) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * width**2))
-    scales = rng.uniform(0.5, 1.5, size=len(noise_sigma))
-    scales[0] = 1.0
-    return np.stack(
-        [s * sigma * (plane + glow) for s, sigma in zip(scales, noise_sigma, strict=True)]
-    ).astype(np.float32)
 
 
 def some_features(seed: int) -> tuple[str, ...]:

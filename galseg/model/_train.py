@@ -51,7 +51,7 @@ from ._checkpoint import (
     save_checkpoint,
     write_checkpoint,
 )
-from ._data import SKY_RESIDUAL_FRACTION, augment, check_size, simulate_pool
+from ._data import augment, check_size, simulate_pool
 from ._device import resolve_device
 from ._encoder import read_timm_folder
 from ._evaluate import interactive_score
@@ -291,7 +291,7 @@ def train_head(
     *,
     n: int = 1500,
     size: int = 256,
-    steps: int = 4800,
+    steps: int = 2400,
     batch: int = 8,
     lr: float = 1e-3,
     rounds: int = 3,
@@ -356,15 +356,7 @@ def train_head(
     torch.manual_seed(seed)
     network, config, source = _start_network(encoder)
     check_size(size, network.stride, config.preprocessing.max_size)
-    pool = simulate_pool(
-        n,
-        size,
-        seed,
-        config.preprocessing,
-        some_feature=True,
-        sky_residuals=True,
-        progress=progress,
-    )
+    pool = simulate_pool(n, size, seed, config.preprocessing, some_feature=True, progress=progress)
 
     def loss_at(step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step])
@@ -382,7 +374,6 @@ def train_head(
         "lr": lr,
         **plan.settings(),
         "truth": "visible",
-        "sky_residual_fraction": SKY_RESIDUAL_FRACTION,
         "stroke_styles": STYLE_WEIGHTS,
         "seed": seed,
     }
