@@ -290,3 +290,81 @@ def test_an_empty_annotator_name_is_refused(folder):
 def test_retrain_output_sits_beside_the_store(tmp_path):
     out = retrain_output(tmp_path / "masks.zarr")
     assert out.parent == tmp_path / "galseg-models" and out.suffix == ".safetensors"
+
+
+class RankingModel(DiskModel):
+    """A stand-in for automatic mode: its uncertainty is the cutout's mean of band 0,
+    its embedding the mean of each band, so the expected order is known."""
+
+    def __init__(self):
+        super().__init__()
+        self.segmented = []
+
+    def segment_many(self, cutouts, *, embed=False):
+        self.segmented.extend(c.name for c in cutouts)
+        return [
+            SimpleNamespace(
+                uncertainty=float(np.nanmean(c.data[0])),
+                embedding=np.nanmean(c.data, axis=(1, 2)),
+            )
+            for c in cutouts
+        ]
+
+
+@pytest.fixture
+def five(tmp_path):
+    for seed in range(1, 6):
+        write_cutout(simulate_cutout(seed, size=SIZE)[0], tmp_path / f"gal{seed}.fits")
+    return tmp_path
+
+
+def expected_scores(folder):
+    from galseg.io import read_cutout
+
+    paths = sorted(folder.glob("gal*.fits"))
+    cutouts = [read_cutout(p) for p in paths]
+    return [float(np.nanmean(c.data[0])) for c in cutouts], [
+        np.nanmean(c.data, axis=(1, 2)) for c in cutouts
+    ]
+
+
+def test_next_most_informative_scores_the_queue_then_opens_the_most_uncertain_undone(five):
+    model = RankingModel()
+    session = session_on(five, model)
+    doubt, _ = expected_scores(five)
+    order = list(np.argsort(doubt)[::-1])
+    progress = []
+    session.events.scoring_progress.connect(lambda done, total: progress.append((done, total)))
+    assert session.wait(lambda: session.can_rank)
+    assert not session.next_most_informative()  # scoring first, in the model's thread
+    assert session.wait(lambda: session.queue.index == order[0] and not session.busy)
+    assert progress[-1] == (5, 5) and sorted(model.segmented) == [f"gal{i}" for i in range(1, 6)]
+    painted = session.current_id
+    session.paint(stroke(), label=1)
+    assert session.next_most_informative()  # scored: at once, skipping the painted one
+    assert session.queue.index == order[1] and len(model.segmented) == 5
+    assert revisions(session, painted) == [(1, "painted")]
+    session.close()
+
+
+def test_more_like_this_opens_the_nearest_undone_cutout_in_embedding_space(five):
+    from galseg.rank import similarity_order
+
+    session = session_on(five, RankingModel())
+    _, vectors = expected_scores(five)
+    session.wait(lambda: session.can_rank)
+    session.open(2)
+    assert not session.more_like_this() and session.wait(lambda: session.scores.complete)
+    session.wait(lambda: not session.busy)
+    others = [i for i in range(5) if i != 2]
+    nearest = others[similarity_order(np.stack([vectors[i] for i in others]), vectors[2])[0][0]]
+    assert session.queue.index == nearest
+    session.close()
+
+
+def test_without_a_model_that_segments_there_is_nothing_to_rank(five):
+    session = session_on(five, DiskModel())
+    session.wait(lambda: session.model_state == "ready")
+    assert not session.can_rank and not session.next_most_informative()
+    assert not session.more_like_this() and session.queue.index == 0
+    session.close()

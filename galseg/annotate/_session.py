@@ -52,6 +52,7 @@ from ..assist import AssistSession, ModelRunner, Request
 from ..autosave import Autosaver
 from ..discovery import find_cutouts
 from ..errors import GalsegError
+from ..rank import QueueScores
 from ..store import MaskStore, check_name
 from ._events import Event, Inbox
 from ._history import Edit, History
@@ -149,7 +150,8 @@ class AnnotationSession:
         undo, redo, accept; ``bbox`` a tuple of slices), ``preview_changed()``,
         ``label_changed(label)``, ``saved(revision)``, ``error(message)``,
         ``model_changed()``, ``busy_changed(busy)``, ``retrain_progress(done,
-        total)`` and ``retrained(run)``.
+        total)``, ``retrained(run)``, ``scoring_progress(done, total)`` and
+        ``scored(scores)``.
     threshold : float
         Probability above which a pixel is in the preview.
     overwrite : bool
@@ -169,6 +171,8 @@ class AnnotationSession:
         "busy_changed",
         "retrain_progress",
         "retrained",
+        "scoring_progress",
+        "scored",
     )
 
     def __init__(
@@ -206,6 +210,10 @@ class AnnotationSession:
         self.model_state = "off" if not self.models else "loading"
         self.model: Any = None
         self.retrain_run: RetrainRun | None = None
+        self.scores: QueueScores | None = None
+        self._scoring: int | None = None  # the model generation being scored
+        self._generation = 0  # counts the models loaded: scores belong to one
+        self._wish: Callable[[], bool] | None = None  # to open once the scores are in
         self.last_saved: float | None = None
         self.last_error: str | None = None
         self._stroke: list[Edit] = []
@@ -338,6 +346,118 @@ class AnnotationSession:
             return False
         index = self.queue.next_unannotated()
         return index is not None and self.open(index)
+
+    def next_most_informative(self) -> bool:
+        """Save, then open the cutout not done yet that automatic mode is least sure of.
+
+        Its uncertainty is :func:`galseg.model.uncertainty`, as ``galseg rank``
+        orders a catalogue. The queue is scored first if it has not been with
+        the model in use (in the model's thread: ``scoring_progress`` reports
+        it), and the cutout opens once it is.
+
+        Returns
+        -------
+        bool
+            Whether a cutout opened now (False while the queue is being
+            scored, or if every cutout is done, or there is no model that
+            segments: :attr:`can_rank`).
+        """
+        return self._when_scored(self._open_most_informative)
+
+    def more_like_this(self) -> bool:
+        """Save, then open the cutout not done yet most like the open one.
+
+        Nearest in the encoder's embedding space (cosine similarity, as
+        ``galseg rank --by similar:CUTOUT``); scores the queue first if needed,
+        as :meth:`next_most_informative` does.
+
+        Returns
+        -------
+        bool
+            Whether a cutout opened now.
+        """
+        index = self.queue.index
+        return self._when_scored(lambda: self._open_most_like(index))
+
+    @property
+    def can_rank(self) -> bool:
+        """Whether the model in use can score the queue (galseg's, not Segment Anything)."""
+        return self.model_state == "ready" and hasattr(self.model, "segment_many")
+
+    def score_queue(self) -> bool:
+        """Score every cutout of the queue with the model in use, in the model's thread.
+
+        One cutout per job, so that completions of strokes run in between;
+        ``scoring_progress(done, total)`` reports each, ``scored(scores)`` the
+        end, and :attr:`scores` holds them. A new model starts afresh.
+
+        Returns
+        -------
+        bool
+            False if there is no model that segments, or scoring is under way.
+        """
+        if not self.can_rank or self._scoring is not None:
+            return False
+        if self.scores is None:
+            self.scores = QueueScores(len(self.queue))
+        self._scoring = self._generation
+        self._score_next(self._generation)
+        return True
+
+    def _when_scored(self, open_next: Callable[[], bool]) -> bool:
+        if not self.can_rank or not self.flush():
+            return False
+        if self.scores is not None and self.scores.complete:
+            return open_next()
+        self._wish = open_next
+        self.score_queue()
+        return False
+
+    def _done_indices(self) -> set[int]:
+        return {i for i in range(len(self.queue)) if self.queue.is_done(i)}
+
+    def _open_most_informative(self) -> bool:
+        index = self.scores.most_informative(self._done_indices()) if self.scores else None
+        return index is not None and self.open(index)
+
+    def _open_most_like(self, index: int) -> bool:
+        skip = self._done_indices()
+        found = self.scores.most_like(index, skip) if self.scores else None
+        return found is not None and self.open(found)
+
+    def _score_next(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # another model came: its own scoring takes over
+        scores = self.scores
+        missing = scores.missing() if scores is not None else []
+        if scores is None or not missing:
+            self._scoring = None
+            if scores is not None:
+                self.events.scored.emit(scores)
+            wish, self._wish = self._wish, None
+            if wish is not None:
+                wish()
+            return
+        index = missing[0]
+
+        def scored(result: tuple[float, np.ndarray] | None) -> None:
+            if generation == self._generation:
+                scores.add(index, *(result or (None, None)))
+                self.events.scoring_progress.emit(scores.n_scored, scores.size)
+            self._score_next(generation)
+
+        self._submit(self._score, self.queue.items[index], done=scored)
+
+    def _score(self, item) -> tuple[float, np.ndarray] | None:
+        """Automatic mode's uncertainty and embedding of a queue item (None if unreadable)."""
+        runner = self._runner
+        if runner is None:
+            return None
+        try:
+            result = runner.model.segment_many([item.read()], embed=True)[0]
+        except GalsegError:
+            return None
+        return result.uncertainty, result.embedding
 
     def rename(self, annotator: str) -> bool:
         """Save, then go on as ``annotator`` (the open cutout is reopened with their mask).
@@ -525,12 +645,16 @@ class AnnotationSession:
 
     def _on_model_loaded(self, model: Any) -> None:
         self.model = model
+        self._generation += 1  # scores of another model do not rank for this one
+        self.scores, self._scoring = None, None
         path = getattr(model, "checkpoint_path", None)
         name = Path(path).name if path else type(model).__name__
         device = str(getattr(model, "device", "cpu"))
         self.model_name = f"{name} ({'CUDA' if device.startswith('cuda') else 'CPU'})"
         self.model_state = "ready"
         self.events.model_changed.emit()
+        if self._wish is not None:  # asked for while the last model was scoring
+            self.score_queue()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_state = "ready" if self.model is not None else "failed"
