@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import os
 from typing import TYPE_CHECKING
 
-from galseg.annotate import AnnotationQueue, AnnotationSession, assistants
+from galseg.annotate import AnnotationQueue, AnnotationSession, Calibration, assistants
 from galseg.discovery import find_cutouts
 from galseg.errors import GalsegError
 from galseg.settings import load_settings
@@ -32,6 +32,7 @@ def launch(
     checkpoint: str | os.PathLike | None = None,
     sam_checkpoint: str | os.PathLike | None = None,
     sam_model_type: str | None = None,
+    calibration: int = 0,
 ) -> AnnotatorWidget:
     """Open cutouts for annotation and return the docked :class:`AnnotatorWidget`.
 
@@ -56,6 +57,9 @@ def launch(
         A Segment Anything checkpoint offered as a second assistant.
     sam_model_type : str, optional
         Its type (``vit_b``, ``vit_l``, ``vit_h``); read from the file by default.
+    calibration : int
+        Mix this many calibration cutouts, whose truth is known and kept out of
+        sight, into the queue (:class:`galseg.annotate.Calibration`).
 
     Returns
     -------
@@ -95,11 +99,14 @@ def launch(
             raise GalsegError("no annotator name given; every mask is saved with one")
     # Opened (and created) only once the cutouts and the name are known to be good
     mask_store = store if isinstance(store, MaskStore) else MaskStore.open(store)
+    known = Calibration.prepare(mask_store.path, calibration) if calibration else None
     session = AnnotationSession(
-        AnnotationQueue(items, mask_store, annotator),
+        AnnotationQueue(known.mix(items) if known else items, mask_store, annotator),
+        calibration=known,
         models=models,
         post=main_thread_post(),
         import_model=import_model,
+        retrain_every=settings.retrain_every,
     )  # the model starts loading now, while the window opens
     try:
         unreadable = session.open_first_readable()
