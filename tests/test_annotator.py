@@ -374,17 +374,16 @@ def test_stretch_choices_are_remembered_for_the_next_session(
 def test_next_most_informative_and_more_like_this_follow_the_models_scores(
     make_napari_viewer, tmp_path, qtbot
 ):
-    from galseg.model import load_assistant
     from galseg.rank import similarity_order
+    from napari_galseg._models import import_model  # torch after OpenGL: see there
 
     viewer = make_napari_viewer(show=True)
     widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
     try:
         assert not widget.informative_button.isEnabled()  # the model is loading
         qtbot.waitUntil(lambda: widget.informative_button.isEnabled(), timeout=120_000)
-        results = load_assistant(device="cpu").segment_many(
-            [item.read() for item in widget.queue.items], embed=True
-        )
+        assistant = import_model().load_assistant(device="cpu")
+        results = assistant.segment_many([item.read() for item in widget.queue.items], embed=True)
         doubt = [r.uncertainty for r in results]
         shown = []
         widget.session.events.scoring_progress.connect(
