@@ -28,7 +28,7 @@ prediction.
 The issue's goal: the IoU random order reaches with all its picks, with at
 most 0.6x the painted cutouts. The last lines say how many painted cutouts
 each strategy needed to reach random order's final IoU. The defaults take
-about 5 minutes on two busy CPU cores; the figures are noisy at that size
+about 7 minutes on two busy CPU cores; the figures are noisy at that size
 (compare the random runs with each other before reading a difference).
 """
 
