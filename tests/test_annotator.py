@@ -470,3 +470,52 @@ def test_review_layers_are_hidden_read_only_and_one_can_be_copied(make_napari_vi
         assert viewer.layers.selection.active is widget.mask_layer
     finally:
         widget.close_session()
+
+
+def test_a_calibration_hint_shows_with_an_example_in_a_viewer_of_its_own(
+    make_napari_viewer, tmp_path
+):
+    """A colleague painted the calibration cutouts as the truth; ada dabs one spot of
+    each feature: leaving one, she sees a hint, and its example opens with its truth
+    in another viewer, never in hers."""
+    from galseg.annotate import Calibration
+    from galseg.io import read_cutout
+
+    store = MaskStore.open(tmp_path / "masks.zarr")
+    calibration = Calibration.prepare(store.path, 2)
+    truth = MaskStore.open(calibration.truth_path, mode="r")
+    for path in calibration.files:
+        cutout_id = store.add_cutout(read_cutout(path))
+        store.save_mask(cutout_id, truth.load_mask(cutout_id), "bea")
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], store, "ada", viewer=viewer, assist=False, calibration=2)
+    panel = widget.calibration
+    try:
+        for index in range(len(widget.queue)):
+            widget.go(index)
+            if widget.current_id in calibration.ids:
+                break
+        answer = truth.load_mask(widget.current_id)
+        for value in np.unique(answer[answer > 0]):
+            rows, cols = np.nonzero(answer == value)
+            paint_stroke(
+                widget.mask_layer, (rows[len(rows) // 2], cols[len(cols) // 2]), int(value), 2
+            )
+        assert panel.hint is None and panel.hint_label.isHidden()
+        widget.next()  # leaving it measures her
+        hint = panel.hint
+        assert hint is not None and hint.name in panel.hint_label.text()
+        assert not panel.hint_label.isHidden() and not panel.example_button.isHidden()
+        assert "IoU" in panel.skill_label.text()
+
+        panel.example_button.click()
+        example = panel.example_viewer
+        assert example is not None and example is not viewer
+        shown = example.layers["truth"]
+        assert np.array_equal(shown.data, hint.truth) and not shown.editable
+        assert hint.example.content_hash[:16] not in {*calibration.ids, *store.ids()}
+        for layer in viewer.layers:  # her own viewer still shows no truth
+            assert layer.name != "truth"
+    finally:
+        widget.close_session()
+    assert panel.example_viewer is None
