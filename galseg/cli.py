@@ -116,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     annotate.add_argument("--annotator", help="your name (remembered for next time)")
     _add_taxonomy_option(annotate)
+    annotate.add_argument(
+        "--calibration",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="mix N simulated cutouts, their truth kept out of sight, into the queue: how you "
+        "paint them shows in the annotator and in galseg agreement",
+    )
     _add_assist_options(annotate)
     annotate.set_defaults(run=_annotate)
 
@@ -1004,7 +1012,14 @@ def _open_annotator(paths: Sequence[str | Path], store: Path, args: argparse.Nam
         sam_checkpoint=args.sam_checkpoint,
         sam_model_type=args.sam_model_type,
         taxonomy=taxonomy,
+        calibration=getattr(args, "calibration", 0),
     )
+    if widget.session.calibration is not None:
+        truth = widget.session.calibration.truth_path
+        print(
+            f"galseg annotate: {args.calibration} calibration cutouts are in the queue; "
+            f"measure everyone on them with: galseg agreement {store} --truth {truth}"
+        )
     napari.run()
     widget.close_session()
     return 0

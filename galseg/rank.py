@@ -15,10 +15,16 @@ there) and orders the cutouts:
 
 :func:`write_queue` writes the order as a CSV (``rank,score,source``) that
 ``galseg annotate --order`` follows (:func:`read_queue`).
+
+In the annotator, :class:`QueueScores` holds the same uncertainty and
+embeddings for the cutouts of the expert's queue, as the session scores
+them, and picks the next most informative cutout, or the one most like the
+cutout on screen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 import csv
 from dataclasses import dataclass
 import os
@@ -30,7 +36,16 @@ import numpy as np
 from .errors import GalsegError
 from .store import MaskStore
 
-__all__ = ["RANKINGS", "Ranked", "rank_cutouts", "read_queue", "write_queue"]
+__all__ = [
+    "RANKINGS",
+    "QueueScores",
+    "Ranked",
+    "core_set_order",
+    "rank_cutouts",
+    "read_queue",
+    "similarity_order",
+    "write_queue",
+]
 
 RANKINGS = ("uncertainty", "diversity", "similar:CUTOUT")
 """What :func:`rank_cutouts` can order by."""
@@ -144,8 +159,7 @@ def rank_cutouts(
     else:
         vectors = _unit(np.stack([masks.load_embedding(cid, model) for cid in ids]))
         if query_id is not None:
-            similarity = vectors @ _unit(masks.load_embedding(query_id, model)[None])[0]
-            picked = [(i, float(similarity[i])) for i in np.argsort(-similarity, kind="stable")]
+            picked = similarity_order(vectors, masks.load_embedding(query_id, model))
         else:
             painted = [
                 _unit(masks.load_embedding(cid, model)[None])[0]
@@ -158,6 +172,112 @@ def rank_cutouts(
     return [
         Ranked(rank, score, chosen[ids[i]], ids[i]) for rank, (i, score) in enumerate(picked, 1)
     ]
+
+
+def similarity_order(vectors: np.ndarray, query: np.ndarray) -> list[tuple[int, float]]:
+    """Candidates nearest first to ``query`` in embedding space, by cosine similarity.
+
+    Parameters
+    ----------
+    vectors : ndarray, shape (n, d)
+        The candidates' embeddings.
+    query : ndarray, shape (d,)
+        The embedding of the cutout the expert points at.
+
+    Returns
+    -------
+    list of (int, float)
+        Candidate index and its cosine similarity to ``query``, highest first
+        (ties in candidate order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> points = np.array([[0.0, 1.0], [1.0, 0.1], [1.0, 1.0]])
+    >>> [(i, round(s, 3)) for i, s in similarity_order(points, np.array([1.0, 0.0]))]
+    [(1, 0.995), (2, 0.707), (0, 0.0)]
+    """
+    similarity = (
+        _unit(np.asarray(vectors, dtype=np.float64))
+        @ _unit(np.asarray(query, dtype=np.float64)[None])[0]
+    )
+    return [(int(i), float(similarity[i])) for i in np.argsort(-similarity, kind="stable")]
+
+
+class QueueScores:
+    """Automatic mode's uncertainty and embedding of each cutout of a queue, as scored.
+
+    The annotation session fills it in the model's thread, one cutout at a
+    time (:meth:`add`), and asks it which cutout to open next.
+
+    Parameters
+    ----------
+    size : int
+        Number of cutouts in the queue.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scores = QueueScores(4)
+    >>> for index, (doubt, vector) in enumerate([(0.1, [1, 0]), (0.5, [0, 1]),
+    ...                                         (0.3, [1, 0.2]), (0.2, [0.1, 1])]):
+    ...     scores.add(index, doubt, np.array(vector, float))
+    >>> scores.complete, scores.most_informative(skip={1})
+    (True, 2)
+    >>> scores.most_like(1, skip=set()), scores.most_like(0, skip={2})
+    (3, 3)
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.uncertainty: dict[int, float] = {}
+        self.embedding: dict[int, np.ndarray] = {}
+        self.unreadable: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"<QueueScores {self.n_scored} of {self.size}>"
+
+    def add(self, index: int, uncertainty: float | None, embedding: np.ndarray | None) -> None:
+        """Record cutout ``index``'s scores (None for a cutout that could not be scored)."""
+        if uncertainty is None or embedding is None:
+            self.unreadable.add(index)
+        else:
+            self.uncertainty[index] = float(uncertainty)
+            self.embedding[index] = np.asarray(embedding, dtype=np.float64)
+
+    @property
+    def n_scored(self) -> int:
+        """How many cutouts were scored or found unreadable."""
+        return len(self.uncertainty) + len(self.unreadable)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every cutout of the queue was scored (or found unreadable)."""
+        return self.n_scored >= self.size
+
+    def missing(self) -> list[int]:
+        """The cutouts not scored yet, in queue order."""
+        return [
+            i for i in range(self.size) if i not in self.uncertainty and i not in self.unreadable
+        ]
+
+    def most_informative(self, skip: Collection[int]) -> int | None:
+        """The scored cutout of highest uncertainty not in ``skip`` (None if there is none)."""
+        left = [i for i in self.uncertainty if i not in skip]
+        return max(left, key=lambda i: (self.uncertainty[i], -i)) if left else None
+
+    def most_like(self, index: int, skip: Collection[int]) -> int | None:
+        """The scored cutout nearest to cutout ``index`` in embedding space, not in ``skip``.
+
+        None if ``index`` was not scored or no other cutout is left.
+        """
+        if index not in self.embedding:
+            return None
+        left = [i for i in self.embedding if i != index and i not in skip]
+        if not left:
+            return None
+        order = similarity_order(np.stack([self.embedding[i] for i in left]), self.embedding[index])
+        return left[order[0][0]]
 
 
 def core_set_order(vectors: np.ndarray, seeds: np.ndarray) -> list[tuple[int, float]]:

@@ -10,8 +10,9 @@ Examples
 --------
 >>> import os, tempfile
 >>> os.environ["GALSEG_CONFIG_DIR"] = tempfile.mkdtemp()
->>> load_settings()
-Settings(annotator=None, stretch='lsb', softening=1.0, show_bands=False, smoothing='none')
+>>> load_settings()  # doctest: +NORMALIZE_WHITESPACE
+Settings(annotator=None, stretch='lsb', softening=1.0, show_bands=False, smoothing='none',
+         retrain_every=20)
 >>> save_settings(Settings(annotator="ada", stretch="asinh"))
 >>> load_settings().annotator
 'ada'
@@ -57,6 +58,9 @@ class Settings:
         composite).
     smoothing : str
         The display smoothing (one of :data:`galseg.smoothing.SMOOTHINGS`).
+    retrain_every : int
+        After masks of this many new cutouts, the annotator offers to retrain
+        the model on them and re-rank the queue (0: never).
     """
 
     annotator: str | None = None
@@ -64,6 +68,7 @@ class Settings:
     softening: float = 1.0
     show_bands: bool = False
     smoothing: str = "none"
+    retrain_every: int = 20
 
 
 def settings_path() -> Path:
@@ -143,5 +148,8 @@ _VALID: dict[str, Callable[[Any], bool]] = {
     ),
     "show_bands": lambda value: isinstance(value, bool),
     "smoothing": lambda value: value in SMOOTHINGS,
+    "retrain_every": lambda value: (
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    ),
 }
 """Whether a value read from the file is acceptable, by setting."""

@@ -430,3 +430,153 @@ def test_stretch_choices_are_remembered_for_the_next_session(
     assert again.softening_spin.value() == pytest.approx(2.5)
     assert again.bands_check.isChecked()
     again.close_session()
+
+
+def test_next_most_informative_and_more_like_this_follow_the_models_scores(
+    make_napari_viewer, tmp_path, qtbot
+):
+    from galseg.rank import similarity_order
+    from napari_galseg._models import import_model  # torch after OpenGL: see there
+
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer)
+    try:
+        assert not widget.informative_button.isEnabled()  # the model is loading
+        qtbot.waitUntil(lambda: widget.informative_button.isEnabled(), timeout=120_000)
+        assistant = import_model().load_assistant(device="cpu")
+        results = assistant.segment_many([item.read() for item in widget.queue.items], embed=True)
+        doubt = [r.uncertainty for r in results]
+        shown = []
+        widget.session.events.scoring_progress.connect(
+            lambda done, total: shown.append(widget._scoring_bar.shown)
+        )
+        paint_stroke(widget.mask_layer, (100, 100), 1)  # the first cutout is done
+        widget.informative_button.click()
+        expected = max(range(1, len(doubt)), key=lambda i: doubt[i])
+        qtbot.waitUntil(lambda: widget.queue.index == expected, timeout=120_000)
+        assert shown and all(shown) and not widget._scoring_bar.shown
+        assert np.isclose(widget.session.scores.uncertainty[expected], doubt[expected], atol=1e-4)
+
+        widget.like_button.click()  # scored already: at once
+        left = [i for i in range(len(doubt)) if i not in (0, expected)]
+        vectors = np.stack([results[i].embedding for i in left])
+        nearest = left[similarity_order(vectors, results[expected].embedding)[0][0]]
+        assert widget.queue.index == nearest
+        assert widget.mask_layer.data.shape == widget.opened.cutout.image_shape
+    finally:
+        widget.close_session()
+
+
+def test_calibration_cutouts_never_show_their_truth(make_napari_viewer, tmp_path):
+    from astropy.io import fits
+
+    from galseg.annotate import Calibration
+
+    viewer = make_napari_viewer(show=True)
+    widget = launch(
+        [sample_dir()], tmp_path / "masks.zarr", "ada", viewer=viewer, assist=False, calibration=3
+    )
+    try:
+        calibration = widget.session.calibration
+        truth = MaskStore.open(calibration.truth_path, mode="r")
+        assert isinstance(calibration, Calibration) and widget.calibration is not None
+        assert len(widget.queue) == len(SAMPLES) + 3
+        seen = set()
+        for index in range(len(widget.queue)):
+            widget.go(index)
+            cutout_id = widget.current_id
+            if cutout_id not in calibration.ids:
+                continue
+            seen.add(cutout_id)
+            answer = truth.load_mask(cutout_id)
+            assert answer.any() and not re.search("sim|calib|truth", widget.opened.cutout.name)
+            for layer in widget.viewer.layers:
+                data = np.asarray(layer.data)
+                assert data.shape[:2] != answer.shape or not np.array_equal(data, answer)
+                if layer.__class__.__name__ == "Labels" and layer.visible:
+                    assert not data.any()  # nothing painted yet: no label shows
+        assert seen == calibration.ids
+        for path in calibration.files:  # the files hold the bands only
+            with fits.open(path) as hdus:
+                assert all(hdu.data is None or hdu.data.dtype.kind == "f" for hdu in hdus)
+        assert widget.calibration.hint is None and not widget.calibration.example_button.isVisible()
+    finally:
+        widget.close_session()
+
+
+def test_review_layers_are_hidden_read_only_and_one_can_be_copied(make_napari_viewer, tmp_path):
+    store = MaskStore.open(tmp_path / "masks.zarr")
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], store, "ada", viewer=viewer, assist=False)
+    try:
+        truth = MaskStore.open(sample_dir() / "truth.zarr", mode="r")
+        answer = truth.load_mask(widget.current_id, "truth")
+        store.save_mask(widget.current_id, answer, "bea")
+        store.save_mask(widget.current_id, np.zeros_like(answer), "cy")
+        widget.next()
+        widget.previous()
+        names = [layer.name for layer in viewer.layers]
+        assert names[-1] == "mask" and {"review: bea", "review: cy", "review: consensus"} <= set(
+            names
+        )
+        for name in ("bea", "cy", "consensus"):
+            layer = widget.review.layers[name]
+            assert not layer.visible and not layer.editable
+        assert np.array_equal(widget.review.layers["bea"].data, answer)
+        widget.review.choice.setCurrentText("bea")
+        widget.review.copy_button.click()
+        assert np.array_equal(widget.mask_layer.data, answer)
+        latest = MaskStore.open(store.path, mode="r").latest(widget.current_id, "ada")
+        assert latest.metadata["copied_from"] == "bea"
+        assert viewer.layers.selection.active is widget.mask_layer
+    finally:
+        widget.close_session()
+
+
+def test_a_calibration_hint_shows_with_an_example_in_a_viewer_of_its_own(
+    make_napari_viewer, tmp_path
+):
+    """A colleague painted the calibration cutouts as the truth; ada dabs one spot of
+    each feature: leaving one, she sees a hint, and its example opens with its truth
+    in another viewer, never in hers."""
+    from galseg.annotate import Calibration
+    from galseg.io import read_cutout
+
+    store = MaskStore.open(tmp_path / "masks.zarr")
+    calibration = Calibration.prepare(store.path, 2)
+    truth = MaskStore.open(calibration.truth_path, mode="r")
+    for path in calibration.files:
+        cutout_id = store.add_cutout(read_cutout(path))
+        store.save_mask(cutout_id, truth.load_mask(cutout_id), "bea")
+    viewer = make_napari_viewer(show=True)
+    widget = launch([sample_dir()], store, "ada", viewer=viewer, assist=False, calibration=2)
+    panel = widget.calibration
+    try:
+        for index in range(len(widget.queue)):
+            widget.go(index)
+            if widget.current_id in calibration.ids:
+                break
+        answer = truth.load_mask(widget.current_id)
+        for value in np.unique(answer[answer > 0]):
+            rows, cols = np.nonzero(answer == value)
+            paint_stroke(
+                widget.mask_layer, (rows[len(rows) // 2], cols[len(cols) // 2]), int(value), 2
+            )
+        assert panel.hint is None and panel.hint_label.isHidden()
+        widget.next()  # leaving it measures her
+        hint = panel.hint
+        assert hint is not None and hint.name in panel.hint_label.text()
+        assert not panel.hint_label.isHidden() and not panel.example_button.isHidden()
+        assert "IoU" in panel.skill_label.text()
+
+        panel.example_button.click()
+        example = panel.example_viewer
+        assert example is not None and example is not viewer
+        shown = example.layers["truth"]
+        assert np.array_equal(shown.data, hint.truth) and not shown.editable
+        assert hint.example.content_hash[:16] not in {*calibration.ids, *store.ids()}
+        for layer in viewer.layers:  # her own viewer still shows no truth
+            assert layer.name != "truth"
+    finally:
+        widget.close_session()
+    assert panel.example_viewer is None

@@ -253,6 +253,48 @@ def test_retrain_on_my_masks_then_switch(annotator, qtbot):
     assert annotator.session.model.checkpoint_path == out
 
 
+def test_after_n_new_masks_the_panel_offers_to_retrain_and_rerank(
+    make_napari_viewer, tmp_path, qtbot
+):
+    from galseg.settings import Settings, save_settings
+
+    save_settings(Settings(retrain_every=2))
+    widget = launch(
+        [sample_dir()], tmp_path / "masks.zarr", "ada", viewer=make_napari_viewer(show=True)
+    )
+    assist = widget.assist
+    try:
+        qtbot.waitUntil(lambda: assist.enabled and not assist.busy, timeout=MODEL_S * 1000)
+        assist.enabled_check.setChecked(False)  # plain strokes: masks, not previews
+        stroke = np.zeros(widget.mask_layer.data.shape, dtype=bool)
+        stroke[100, 90:110] = True
+        for index in range(2):
+            assert assist.rerank_button.isHidden() and assist.offer_label.isHidden()
+            widget.go(index)
+            _paint(widget.mask_layer, stroke, STREAM)
+        widget.next()  # saves at once
+        qtbot.waitUntil(lambda: not assist.rerank_button.isHidden(), timeout=10_000)
+        assert "2 new masks" in assist.offer_label.text() and not assist.offer_label.isHidden()
+
+        out = tmp_path / "tuned.safetensors"
+        assert assist.retrain(steps=4, out=out, holdout=0.3, rerank=True) is not None
+        assert assist.rerank_button.isHidden() and assist.offer_label.isHidden()
+        qtbot.waitUntil(lambda: assist.retrain_button.isEnabled(), timeout=4 * MODEL_S * 1000)
+        report = widget.session.retrain_run.report
+        assert report is not None
+        if not report.written:  # no better on the held-back cutout: the model in use stays
+            assert not out.exists() and widget.session.model.checkpoint_path != out
+            return
+        qtbot.waitUntil(
+            lambda: widget.session.scores is not None and widget.session.scores.complete,
+            timeout=4 * MODEL_S * 1000,
+        )  # the new model is in use and has ranked the queue again
+        assert widget.session.model.checkpoint_path == out
+        assert "tuned.safetensors" in assist.model_label.text()
+    finally:
+        widget.close_session()
+
+
 @dataclass
 class _Mouse:
     """The fields of a vispy mouse event that napari's Labels callbacks read."""

@@ -252,6 +252,17 @@ def test_annotate_makes_a_store_in_the_taxonomy_named(tmp_path, capsys, monkeypa
     assert main([*command, "--taxonomy", "matlas", "--no-assist"]) == 0
     assert shown[0][:2] == ["1  stream", "2  shell"] and len(shown[0]) == 9
     assert MaskStore.open(store, mode="r").taxonomy == MATLAS_TAXONOMY
+    # calibration cutouts are simulated in galseg's classes
+    new_store = tmp_path / "new.zarr"
+    for target, taxonomy in ((store, []), (new_store, ["--taxonomy", "matlas"])):
+        command[3] = str(target)
+        assert main([*command, *taxonomy, "--calibration", "2", "--no-assist"]) == 1
+        assert capsys.readouterr().err == (
+            f"galseg: error: {target}: calibration cutouts carry galseg's classes, and this "
+            "store paints in other ones\n"
+        )
+    assert not new_store.exists() and not list(tmp_path.glob("*calibration*"))
+    assert not shown[1:]
 
 
 @pytest.mark.parametrize("command", [["demo"], ["annotate", "sample_data", "--store", "x.zarr"]])

@@ -6,6 +6,7 @@ No Qt and no display: the session's background work is taken with
 
 from __future__ import annotations
 
+from pathlib import Path
 import subprocess
 import sys
 import threading
@@ -290,3 +291,206 @@ def test_an_empty_annotator_name_is_refused(folder):
 def test_retrain_output_sits_beside_the_store(tmp_path):
     out = retrain_output(tmp_path / "masks.zarr")
     assert out.parent == tmp_path / "galseg-models" and out.suffix == ".safetensors"
+
+
+class RankingModel(DiskModel):
+    """A stand-in for automatic mode: its uncertainty is the cutout's mean of band 0,
+    its embedding the mean of each band, so the expected order is known."""
+
+    def __init__(self):
+        super().__init__()
+        self.segmented = []
+
+    def segment_many(self, cutouts, *, embed=False):
+        self.segmented.extend(c.name for c in cutouts)
+        return [
+            SimpleNamespace(
+                uncertainty=float(np.nanmean(c.data[0])),
+                embedding=np.nanmean(c.data, axis=(1, 2)),
+            )
+            for c in cutouts
+        ]
+
+
+@pytest.fixture
+def five(tmp_path):
+    for seed in range(1, 6):
+        write_cutout(simulate_cutout(seed, size=SIZE)[0], tmp_path / f"gal{seed}.fits")
+    return tmp_path
+
+
+def expected_scores(folder):
+    from galseg.io import read_cutout
+
+    paths = sorted(folder.glob("gal*.fits"))
+    cutouts = [read_cutout(p) for p in paths]
+    return [float(np.nanmean(c.data[0])) for c in cutouts], [
+        np.nanmean(c.data, axis=(1, 2)) for c in cutouts
+    ]
+
+
+def test_next_most_informative_scores_the_queue_then_opens_the_most_uncertain_undone(five):
+    model = RankingModel()
+    session = session_on(five, model)
+    doubt, _ = expected_scores(five)
+    order = list(np.argsort(doubt)[::-1])
+    progress = []
+    session.events.scoring_progress.connect(lambda done, total: progress.append((done, total)))
+    assert session.wait(lambda: session.can_rank)
+    assert not session.next_most_informative()  # scoring first, in the model's thread
+    assert session.wait(lambda: session.queue.index == order[0] and not session.busy)
+    assert progress[-1] == (5, 5) and sorted(model.segmented) == [f"gal{i}" for i in range(1, 6)]
+    painted = session.current_id
+    session.paint(stroke(), label=1)
+    assert session.next_most_informative()  # scored: at once, skipping the painted one
+    assert session.queue.index == order[1] and len(model.segmented) == 5
+    assert revisions(session, painted) == [(1, "painted")]
+    session.close()
+
+
+def test_more_like_this_opens_the_nearest_undone_cutout_in_embedding_space(five):
+    from galseg.rank import similarity_order
+
+    session = session_on(five, RankingModel())
+    _, vectors = expected_scores(five)
+    session.wait(lambda: session.can_rank)
+    session.open(2)
+    assert not session.more_like_this() and session.wait(lambda: session.scores.complete)
+    session.wait(lambda: not session.busy)
+    others = [i for i in range(5) if i != 2]
+    nearest = others[similarity_order(np.stack([vectors[i] for i in others]), vectors[2])[0][0]]
+    assert session.queue.index == nearest
+    session.close()
+
+
+def test_without_a_model_that_segments_there_is_nothing_to_rank(five):
+    session = session_on(five, DiskModel())
+    session.wait(lambda: session.model_state == "ready")
+    assert not session.can_rank and not session.next_most_informative()
+    assert not session.more_like_this() and session.queue.index == 0
+    session.close()
+
+
+def test_after_n_new_masks_it_offers_to_retrain_and_reranks_with_a_better_model(five):
+    """The loop closes: new masks, an offer, a retrain in the background, a re-ranked queue."""
+    trained, loaded, better = five / "better.safetensors", [], RankingModel()
+    better.checkpoint_path = trained
+
+    def finetune(store, start, out, *, steps, holdout, progress):
+        for step in range(1, steps + 1):
+            progress(step, steps)
+        Path(out).write_bytes(b"weights")
+        return SimpleNamespace(written=True, checkpoint=Path(out))
+
+    def load_assistant(checkpoint):
+        loaded.append(checkpoint)
+        return better
+
+    galseg_model = SimpleNamespace(
+        Assistant=RankingModel,
+        SHIPPED_CHECKPOINT=five / "shipped.safetensors",
+        finetune=finetune,
+        load_assistant=load_assistant,
+    )
+    first = RankingModel()
+    session = session_on(
+        five, first, retrain_every=2, import_model=lambda: galseg_model, model_threads=1
+    )
+    offers, steps = [], []
+    session.events.retrain_offered.connect(offers.append)
+    session.events.retrain_progress.connect(lambda done, total: steps.append(done))
+    session.wait(lambda: session.can_rank)
+    session.score_queue()
+    session.wait(lambda: session.scores is not None and session.scores.complete)
+    for index in (0, 1, 0, 2, 3):  # a repaint of the same cutout is not a new mask
+        session.open(index)
+        session.paint(stroke(), label=1)
+        session.flush()
+        session.wait(lambda: session.pending is False, timeout=5)
+    session.open(4)
+    session.wait(lambda: len(offers) == 2, timeout=10)
+    assert offers == [2, 4] and len(session.new_masks) == 4
+
+    run = session.retrain(steps=3, out=trained, rerank=True)
+    assert session.wait(lambda: session.model is better and session.scores is not None)
+    assert session.wait(lambda: session.scores.complete and not session.busy)
+    assert run.done.is_set() and steps == [1, 2, 3] and loaded == [trained]
+    assert len(better.segmented) == 5  # every cutout scored again, by the new model
+    session.close()
+
+
+def test_calibration_measures_the_expert_against_hidden_truth_and_hints(folder):
+    """Colleagues paint the calibration cutouts as the truth; ada paints half of each
+    feature: she is told, for those classes, with an example that is not in her queue."""
+    from galseg.agreement import measure_agreement
+    from galseg.annotate import AnnotationQueue, Calibration
+    from galseg.io import read_cutout
+    from galseg.queue import find_cutouts
+    from galseg.simulate import SimulatedAnnotator
+
+    store = MaskStore.open(folder / "masks.zarr")
+    calibration = Calibration.prepare(store.path, 3)
+    truth = MaskStore.open(calibration.truth_path, mode="r")
+    for path in calibration.files:
+        cutout_id = store.add_cutout(read_cutout(path))
+        for colleague in ("bea", "cy"):
+            store.save_mask(cutout_id, truth.load_mask(cutout_id), colleague)
+    items = calibration.mix(find_cutouts([folder / "gal1.fits", folder / "gal2.fits"]))
+    assert len(items) == 5
+    session = AnnotationSession(
+        AnnotationQueue(items, store, "ada"),
+        calibration=calibration,
+        save_delay=0.05,
+        max_save_delay=0.2,
+    )
+    told = []
+    session.events.calibration_feedback.connect(lambda feedback, new: told.append(new))
+    half = SimulatedAnnotator("half", keep=0.5)
+    for index in range(len(items)):
+        session.open(index)
+        assert session.opened.revision is None and not session.mask.any()  # never the truth
+        if session.current_id in calibration.ids:
+            painted = half.paint(truth.load_mask(session.current_id))
+            for value in np.unique(painted[painted > 0]):
+                session.paint(painted == value, label=int(value))
+    session.open(0)  # leaving the last cutout measures it too
+    session.close()
+
+    feedback = session.feedback
+    assert feedback is not None and told and sum(len(new) for new in told) == len(feedback.hints)
+    hinted = {hint.name: hint for hint in feedback.hints}
+    for skill in feedback.skills:
+        assert skill.others == 1.0 and skill.n_cutouts == 3
+        assert skill.area_ratio < 0.7 and (skill.name in hinted) == (skill.iou <= 0.85)
+    assert hinted, feedback.text()
+    hint = next(iter(hinted.values()))
+    assert "of the truth's area" in hint.message and "IoU" in hint.message
+    value = store.taxonomy[hint.name].value
+    assert (hint.truth == value).sum() >= 100
+    assert hint.example.content_hash[:16] not in calibration.ids
+    report = measure_agreement(store, truth=calibration.truth_path)
+    assert report.annotators["ada"]["iou_vs_truth"] < report.annotators["bea"]["iou_vs_truth"]
+
+
+def test_others_masks_and_their_consensus_can_be_reviewed_and_copied(folder):
+    store = MaskStore.open(folder / "masks.zarr")
+    session = session_on(folder)
+    assert session.review_masks() == {}  # no one else painted it
+    cutout_id = session.current_id
+    wide, narrow = np.zeros((SIZE, SIZE), np.uint8), np.zeros((SIZE, SIZE), np.uint8)
+    wide[10:30, 10:30], narrow[15:25, 15:25] = 1, 1
+    store.save_mask(cutout_id, wide, "bea")
+    store.save_mask(cutout_id, narrow, "cy")
+    store.save_mask(cutout_id, wide, "galseg-predict", provenance="predicted")  # not a person
+    session.open()
+    review = session.review_masks()
+    assert list(review) == ["bea", "cy", "consensus"]
+    assert np.array_equal(review["bea"], wide) and np.array_equal(review["cy"], narrow)
+    assert (review["consensus"] == 1).sum() >= (narrow == 1).sum()
+
+    assert session.copy_from("cy") and np.array_equal(session.mask, narrow)
+    latest = MaskStore.open(store.path, mode="r").latest(cutout_id, "ada")
+    assert latest.provenance == "imported" and latest.metadata["copied_from"] == "cy"
+    assert session.undo() and not session.mask.any()  # one undo step
+    assert not session.copy_from("nobody")
+    session.close()

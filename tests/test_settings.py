@@ -30,6 +30,7 @@ def test_settings_round_trip_as_json(config):
         softening=2.5,
         show_bands=True,
         smoothing="gauss 2",
+        retrain_every=5,
     )
     save_settings(settings)
     assert settings_path() == config / "settings.json"
@@ -39,6 +40,7 @@ def test_settings_round_trip_as_json(config):
         "softening": 2.5,
         "show_bands": True,
         "smoothing": "gauss 2",
+        "retrain_every": 5,
     }
     assert load_settings() == settings
     save_settings(Settings(annotator="bob"))
@@ -62,12 +64,19 @@ def test_a_folder_in_place_of_the_file_gives_the_defaults(config):
 
 def test_bad_values_fall_back_one_by_one_and_unknown_keys_are_ignored(config):
     config.mkdir()
-    saved = {"annotator": "ada", "stretch": "rainbow", "show_bands": "yes", "future": 1}
+    saved = {
+        "annotator": "ada",
+        "stretch": "rainbow",
+        "show_bands": "yes",
+        "retrain_every": -3,
+        "future": 1,
+    }
     (config / "settings.json").write_text(json.dumps(saved))
     with pytest.warns(UserWarning) as warned:
         assert load_settings() == Settings(annotator="ada")
     messages = " ".join(str(w.message) for w in warned)
     assert "stretch='rainbow'" in messages and "show_bands='yes'" in messages
+    assert "retrain_every=-3" in messages
     assert "future" not in messages
 
 

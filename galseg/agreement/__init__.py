@@ -21,7 +21,7 @@ Examples
 
 from ._collect import CONSENSUS_ANNOTATOR, HUMAN_PROVENANCES, AnnotatedCutout, annotated_cutouts
 from ._consensus import Consensus, consensus, write_consensus
-from ._overlap import iou
+from ._overlap import iou, mean_iou
 from ._plots import plot_agreement
 from ._report import AgreementReport, measure_agreement
 from ._staple import Staple, staple
@@ -36,6 +36,7 @@ __all__ = [
     "annotated_cutouts",
     "consensus",
     "iou",
+    "mean_iou",
     "measure_agreement",
     "plot_agreement",
     "staple",

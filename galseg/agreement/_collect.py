@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +42,14 @@ class AnnotatedCutout:
 
 
 def annotated_cutouts(
-    store: MaskStore, *, truth: MaskStore | None = None
+    store: MaskStore, *, truth: MaskStore | None = None, ids: Iterable[str] | None = None
 ) -> Iterator[AnnotatedCutout]:
-    """Every cutout of ``store`` with at least one annotator's mask, in id order.
+    """Every cutout of ``store`` (or of ``ids``) with at least one annotator's mask, in id order.
 
     Only masks made by people count (:data:`HUMAN_PROVENANCES`). The truth of
     a cutout is the latest mask of the same cutout (same pixels, hence same
-    id) in ``truth``.
+    id) in ``truth``. ``ids`` limits the cutouts (those not in ``store`` are
+    skipped).
 
     Examples
     --------
@@ -61,7 +62,7 @@ def annotated_cutouts(
     >>> [sorted(c.masks) for c in annotated_cutouts(store)]
     [['ada']]
     """
-    for cutout_id in store.ids():
+    for cutout_id in store.ids() if ids is None else sorted(set(ids) & set(store.ids())):
         finals = {
             who: rev
             for who, rev in store.final_masks(cutout_id).items()

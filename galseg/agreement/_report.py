@@ -17,7 +17,7 @@ from ..store import MaskStore
 from ..taxonomy import Taxonomy
 from ._collect import AnnotatedCutout, annotated_cutouts
 from ._consensus import Consensus, consensus
-from ._overlap import iou
+from ._overlap import mean_iou
 
 __all__ = ["AgreementReport", "measure_agreement"]
 
@@ -160,14 +160,6 @@ def _classes(cutouts: Sequence[AnnotatedCutout], taxonomy: Taxonomy) -> list[tup
     return [(f.name, f.value) for f in taxonomy.feature_classes if f.value in present]
 
 
-def _mean_iou(pairs: Sequence[tuple[np.ndarray, np.ndarray]], value: int) -> float | None:
-    """Mean IoU of one class over the pairs of masks where either has it."""
-    scores = [
-        iou(a == value, b == value) for a, b in pairs if (a == value).any() or (b == value).any()
-    ]
-    return float(np.mean(scores)) if scores else None
-
-
 def _overall(per_class: dict[str, dict[str, Any]], key: str) -> float | None:
     values = [v[key] for v in per_class.values() if v.get(key) is not None]
     return float(np.mean(values)) if values else None
@@ -187,8 +179,8 @@ def _annotator(
     vs_truth = [(c.masks[who], c.truth) for c in with_truth]
     per_class = {
         name: {
-            "iou_vs_consensus": _mean_iou(vs_consensus, value),
-            "iou_vs_truth": _mean_iou(vs_truth, value),
+            "iou_vs_consensus": mean_iou(vs_consensus, value),
+            "iou_vs_truth": mean_iou(vs_truth, value),
             "sensitivity": agreed.sensitivity.get(name, {}).get(who),
             "specificity": agreed.specificity.get(name, {}).get(who),
         }
@@ -196,7 +188,7 @@ def _annotator(
     }
     history = []
     for c in with_truth:
-        scores = {name: _mean_iou([(c.masks[who], c.truth)], value) for name, value in classes}
+        scores = {name: mean_iou([(c.masks[who], c.truth)], value) for name, value in classes}
         scores = {k: v for k, v in scores.items() if v is not None}
         history.append(
             {
@@ -227,7 +219,7 @@ def _pairwise(
         counts = [[0] * n for _ in range(n)]
         for i, j in combinations(range(n), 2):
             shared = [c for c in cutouts if names[i] in c.masks and names[j] in c.masks]
-            score = _mean_iou([(c.masks[names[i]], c.masks[names[j]]) for c in shared], value)
+            score = mean_iou([(c.masks[names[i]], c.masks[names[j]]) for c in shared], value)
             scores[i][j] = scores[j][i] = score
             counts[i][j] = counts[j][i] = len(shared)
         result[name] = {"annotators": names, "iou": scores, "n_cutouts": counts}
@@ -242,7 +234,7 @@ def _consensus_entry(
         for c in cutouts
         if c.cutout_id in agreed.labels and c.truth is not None
     ]
-    per_class = {name: {"iou_vs_truth": _mean_iou(pairs, value)} for name, value in classes}
+    per_class = {name: {"iou_vs_truth": mean_iou(pairs, value)} for name, value in classes}
     return {
         "iou_vs_truth": _overall(per_class, "iou_vs_truth"),
         "n_cutouts": len(agreed.labels),

@@ -2,10 +2,12 @@
 
 :class:`AnnotationSession` owns an expert's work on a queue of cutouts: the
 open cutout and its mask, undo, autosave, assist mode's strokes, previews
-and accepts, flags and retraining. It needs no GUI: scripts and tests drive
+and accepts, flags, retraining, the next most informative cutout and calibration with
+known truth. It needs no GUI: scripts and tests drive
 it directly, and ``napari_galseg`` draws it.
 """
 
+from ._calibration import Calibration, Feedback, Hint, Skill, calibration_folder
 from ._events import Event, Inbox
 from ._history import Edit, History
 from ._models import assistants, limit_model_threads
@@ -15,14 +17,19 @@ from ._session import AnnotationSession, RetrainRun, Revision, keep_unsaved, ret
 __all__ = [
     "AnnotationQueue",
     "AnnotationSession",
+    "Calibration",
     "Edit",
     "Event",
+    "Feedback",
+    "Hint",
     "History",
     "Inbox",
     "OpenedCutout",
     "RetrainRun",
     "Revision",
+    "Skill",
     "assistants",
+    "calibration_folder",
     "keep_unsaved",
     "limit_model_threads",
     "retrain_output",

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 import importlib
 import os
 from pathlib import Path
@@ -52,7 +53,9 @@ from ..assist import AssistSession, ModelRunner, Request
 from ..autosave import Autosaver
 from ..discovery import find_cutouts
 from ..errors import GalsegError
+from ..rank import QueueScores
 from ..store import MaskStore, check_name
+from ._calibration import Calibration, Feedback
 from ._events import Event, Inbox
 from ._history import Edit, History
 from ._models import limit_model_threads
@@ -86,10 +89,14 @@ class RetrainRun:
         :class:`galseg.model.FinetuneReport` once it succeeded.
     error : str or None
         Why it failed, in one line.
+    rerank : bool
+        Whether the queue is scored again with the new model once it is in
+        use (only if it scored better than the start).
     """
 
     checkpoint: Path
     start: Path
+    rerank: bool = False
     report: Any = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -140,6 +147,14 @@ class AnnotationSession:
     import_model : callable, optional
         Returns :mod:`galseg.model`, for checkpoints switched to and
         retraining (a GUI may need to import it its own way).
+    calibration : Calibration, optional
+        Calibration cutouts mixed into the queue: leaving one that the
+        annotator painted measures them against its truth
+        (``calibration_feedback``).
+    retrain_every : int, optional
+        Offer to retrain and re-rank (``retrain_offered``) each time the
+        annotator has saved masks of this many more cutouts that had none of
+        theirs; never by default.
 
     Attributes
     ----------
@@ -149,13 +164,19 @@ class AnnotationSession:
         undo, redo, accept; ``bbox`` a tuple of slices), ``preview_changed()``,
         ``label_changed(label)``, ``saved(revision)``, ``error(message)``,
         ``model_changed()``, ``busy_changed(busy)``, ``retrain_progress(done,
-        total)`` and ``retrained(run)``.
+        total)``, ``retrained(run)``, ``retrain_offered(n_new)``,
+        ``scoring_progress(done, total)``, ``scored(scores)`` and
+        ``calibration_feedback(feedback, new_hints)``.
     threshold : float
         Probability above which a pixel is in the preview.
     overwrite : bool
         Whether an accepted preview also paints over other classes.
     latencies : list of float
         Seconds from each stroke's end to its preview, for the last ones.
+    new_masks : set of str
+        Cutouts that had no mask of the annotator's when opened, and have one now.
+    feedback : Feedback or None
+        The annotator's skill on the calibration cutouts, as last measured.
     """
 
     EVENTS = (
@@ -169,6 +190,10 @@ class AnnotationSession:
         "busy_changed",
         "retrain_progress",
         "retrained",
+        "retrain_offered",
+        "scoring_progress",
+        "scored",
+        "calibration_feedback",
     )
 
     def __init__(
@@ -181,8 +206,18 @@ class AnnotationSession:
         max_save_delay: float = 1.5,
         model_threads: int | None = None,
         import_model: Callable[[], Any] | None = None,
+        calibration: Calibration | None = None,
+        retrain_every: int | None = None,
     ) -> None:
         self.queue = queue
+        self.calibration = calibration
+        self.feedback: Feedback | None = None
+        self._hinted: set[str] = set()  # classes hinted at this session
+        self.retrain_every = retrain_every
+        self.new_masks: set[str] = set()
+        self._fresh: set[str] = set()  # opened without a mask of the annotator's
+        self._offered_at = 0  # len(new_masks) at the last offer
+        self._rerank = False  # score the queue once the retrained model is loaded
         self._import_model = import_model or (lambda: importlib.import_module("galseg.model"))
         self.models = dict(models or {})
         self.events = type("SessionEvents", (), {})()
@@ -206,6 +241,10 @@ class AnnotationSession:
         self.model_state = "off" if not self.models else "loading"
         self.model: Any = None
         self.retrain_run: RetrainRun | None = None
+        self.scores: QueueScores | None = None
+        self._scoring: int | None = None  # the model generation being scored
+        self._generation = 0  # counts the models loaded: scores belong to one
+        self._wish: Callable[[], bool] | None = None  # to open once the scores are in
         self.last_saved: float | None = None
         self.last_error: str | None = None
         self._stroke: list[Edit] = []
@@ -288,6 +327,7 @@ class AnnotationSession:
         """
         if not self.flush():
             return False
+        left = self.current_id
         self._close_cutout()
         if index is not None:
             self.queue.go(index)
@@ -301,7 +341,24 @@ class AnnotationSession:
             self.open_error = None
             self._start_cutout(opened)
         self.events.opened.emit()
+        if (
+            self.calibration is not None
+            and left in self.calibration.ids
+            and left != self.current_id
+        ):
+            self._measure_calibration()
         return self.opened is not None
+
+    def _measure_calibration(self) -> None:
+        """The annotator left a calibration cutout: measure them against the truth."""
+        try:
+            self.feedback = self.calibration.feedback(self.store, self.annotator)
+        except GalsegError as exc:
+            self._report(f"could not measure the calibration cutouts: {exc}")
+            return
+        new = [hint for hint in self.feedback.hints if hint.name not in self._hinted]
+        self._hinted.update(hint.name for hint in new)
+        self.events.calibration_feedback.emit(self.feedback, new)
 
     def open_first_readable(self) -> list[str]:
         """Open the current cutout, or the first one after it that can be read.
@@ -338,6 +395,118 @@ class AnnotationSession:
             return False
         index = self.queue.next_unannotated()
         return index is not None and self.open(index)
+
+    def next_most_informative(self) -> bool:
+        """Save, then open the cutout not done yet that automatic mode is least sure of.
+
+        Its uncertainty is :func:`galseg.model.uncertainty`, as ``galseg rank``
+        orders a catalogue. The queue is scored first if it has not been with
+        the model in use (in the model's thread: ``scoring_progress`` reports
+        it), and the cutout opens once it is.
+
+        Returns
+        -------
+        bool
+            Whether a cutout opened now (False while the queue is being
+            scored, or if every cutout is done, or there is no model that
+            segments: :attr:`can_rank`).
+        """
+        return self._when_scored(self._open_most_informative)
+
+    def more_like_this(self) -> bool:
+        """Save, then open the cutout not done yet most like the open one.
+
+        Nearest in the encoder's embedding space (cosine similarity, as
+        ``galseg rank --by similar:CUTOUT``); scores the queue first if needed,
+        as :meth:`next_most_informative` does.
+
+        Returns
+        -------
+        bool
+            Whether a cutout opened now.
+        """
+        index = self.queue.index
+        return self._when_scored(lambda: self._open_most_like(index))
+
+    @property
+    def can_rank(self) -> bool:
+        """Whether the model in use can score the queue (galseg's, not Segment Anything)."""
+        return self.model_state == "ready" and hasattr(self.model, "segment_many")
+
+    def score_queue(self) -> bool:
+        """Score every cutout of the queue with the model in use, in the model's thread.
+
+        One cutout per job, so that completions of strokes run in between;
+        ``scoring_progress(done, total)`` reports each, ``scored(scores)`` the
+        end, and :attr:`scores` holds them. A new model starts afresh.
+
+        Returns
+        -------
+        bool
+            False if there is no model that segments, or scoring is under way.
+        """
+        if not self.can_rank or self._scoring is not None:
+            return False
+        if self.scores is None:
+            self.scores = QueueScores(len(self.queue))
+        self._scoring = self._generation
+        self._score_next(self._generation)
+        return True
+
+    def _when_scored(self, open_next: Callable[[], bool]) -> bool:
+        if not self.can_rank or not self.flush():
+            return False
+        if self.scores is not None and self.scores.complete:
+            return open_next()
+        self._wish = open_next
+        self.score_queue()
+        return False
+
+    def _done_indices(self) -> set[int]:
+        return {i for i in range(len(self.queue)) if self.queue.is_done(i)}
+
+    def _open_most_informative(self) -> bool:
+        index = self.scores.most_informative(self._done_indices()) if self.scores else None
+        return index is not None and self.open(index)
+
+    def _open_most_like(self, index: int) -> bool:
+        skip = self._done_indices()
+        found = self.scores.most_like(index, skip) if self.scores else None
+        return found is not None and self.open(found)
+
+    def _score_next(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # another model came: its own scoring takes over
+        scores = self.scores
+        missing = scores.missing() if scores is not None else []
+        if scores is None or not missing:
+            self._scoring = None
+            if scores is not None:
+                self.events.scored.emit(scores)
+            wish, self._wish = self._wish, None
+            if wish is not None:
+                wish()
+            return
+        index = missing[0]
+
+        def scored(result: tuple[float, np.ndarray] | None) -> None:
+            if generation == self._generation:
+                scores.add(index, *(result or (None, None)))
+                self.events.scoring_progress.emit(scores.n_scored, scores.size)
+            self._score_next(generation)
+
+        self._submit(self._score, self.queue.items[index], done=scored)
+
+    def _score(self, item) -> tuple[float, np.ndarray] | None:
+        """Automatic mode's uncertainty and embedding of a queue item (None if unreadable)."""
+        runner = self._runner
+        if runner is None:
+            return None
+        try:
+            result = runner.model.segment_many([item.read()], embed=True)[0]
+        except GalsegError:
+            return None
+        return result.uncertainty, result.embedding
 
     def rename(self, annotator: str) -> bool:
         """Save, then go on as ``annotator`` (the open cutout is reopened with their mask).
@@ -423,6 +592,63 @@ class AnnotationSession:
         """The flags this annotator set on the open cutout."""
         return self.queue.flags()
 
+    # ---------------------------------------------------------------- review
+    def review_masks(self) -> dict[str, np.ndarray]:
+        """Other annotators' latest masks of the open cutout, and their consensus, to review.
+
+        People's masks only (:data:`galseg.agreement.HUMAN_PROVENANCES`), by
+        annotator name, then ``"consensus"``: the one ``galseg consensus``
+        saved in the store, or else the STAPLE consensus of everyone's masks,
+        this annotator's as it is now included, when two or more painted it.
+
+        Examples
+        --------
+        >>> session.review_masks()  # doctest: +SKIP
+        {'bea': array(...), 'cy': array(...), 'consensus': array(...)}
+        """
+        from ..agreement import CONSENSUS_ANNOTATOR, AnnotatedCutout, annotated_cutouts, consensus
+
+        if self.opened is None or self.mask is None:
+            return {}
+        cutout_id = self.opened.cutout_id
+        found = next(annotated_cutouts(self.store, ids=[cutout_id]), None)
+        everyone = dict(found.masks) if found is not None else {}
+        mine = everyone.pop(self.annotator, None)
+        review = dict(everyone)
+        if mine is not None or self.mask.any():
+            everyone[self.annotator] = self.mask.copy()
+        saved = self.store.latest(cutout_id, CONSENSUS_ANNOTATOR)
+        if saved is not None:
+            review["consensus"] = self.store.load_mask(cutout_id, revision=saved.revision)
+        elif len(everyone) >= 2:
+            shared = AnnotatedCutout(cutout_id, everyone, {}, None)
+            review["consensus"] = consensus([shared], self.store.taxonomy).labels[cutout_id]
+        return review
+
+    def copy_from(self, name: str) -> bool:
+        """Make another annotator's mask, or the consensus, this annotator's own.
+
+        One undo step, saved at once as a new revision (provenance
+        ``imported``, with ``copied_from`` in its metadata).
+
+        Returns
+        -------
+        bool
+            False if there is no such mask to copy (see :meth:`review_masks`).
+        """
+        chosen = self.review_masks().get(name)
+        if chosen is None or self.mask is None:
+            return False
+        index = np.nonzero(chosen != self.mask)
+        if not index[0].size:
+            return True
+        edit = Edit(index, self.mask[index], chosen[index].astype(self.mask.dtype))
+        self.mask[index] = edit.new
+        self.history.push([edit])
+        self._changed(Revision(self.mask.copy(), "imported", {"copied_from": name}))
+        self.events.mask_changed.emit(_bbox([edit]))
+        return self.flush()
+
     # ---------------------------------------------------------------- saving
     def _changed(self, revision: Revision | None = None) -> None:
         if self._autosaver is None or self.mask is None:
@@ -463,12 +689,21 @@ class AnnotationSession:
 
         return save
 
-    def _on_saved(self, revision: int | None, when: float) -> None:
+    def _on_saved(self, cutout_id: str, revision: int | None, when: float) -> None:
         def saved() -> None:
             self.last_saved = when
             self.events.saved.emit(revision)
+            if revision is not None and cutout_id in self._fresh:
+                self.new_masks.add(cutout_id)
+                self._offer_retrain()
 
         self._post_unless_closed(saved)
+
+    def _offer_retrain(self) -> None:
+        every, n_new = self.retrain_every, len(self.new_masks)
+        if every and self.models and n_new - self._offered_at >= every:
+            self._offered_at = n_new
+            self.events.retrain_offered.emit(n_new)
 
     def _on_save_error(self, exc: Exception) -> None:
         self.last_error = str(exc)
@@ -481,6 +716,8 @@ class AnnotationSession:
 
     def _start_cutout(self, opened: OpenedCutout) -> None:
         self.opened = opened
+        if opened.revision is None:
+            self._fresh.add(opened.cutout_id)
         self.mask = np.array(opened.mask, dtype=np.uint8, copy=True)
         self.history.clear()
         self._stroke = []
@@ -490,7 +727,7 @@ class AnnotationSession:
             self._saver(opened),
             delay=self._save_delay,
             max_delay=self._max_save_delay,
-            on_saved=self._on_saved,
+            on_saved=partial(self._on_saved, opened.cutout_id),
             on_error=self._on_save_error,
         )
         self.assist = AssistSession(opened.cutout.image_shape)
@@ -525,12 +762,17 @@ class AnnotationSession:
 
     def _on_model_loaded(self, model: Any) -> None:
         self.model = model
+        self._generation += 1  # scores of another model do not rank for this one
+        self.scores, self._scoring = None, None
         path = getattr(model, "checkpoint_path", None)
         name = Path(path).name if path else type(model).__name__
         device = str(getattr(model, "device", "cpu"))
         self.model_name = f"{name} ({'CUDA' if device.startswith('cuda') else 'CPU'})"
         self.model_state = "ready"
         self.events.model_changed.emit()
+        if self._wish is not None or self._rerank:  # asked for with the last model
+            self._rerank = False
+            self.score_queue()
 
     def _on_model_failed(self, message: str) -> None:
         self.model_state = "ready" if self.model is not None else "failed"
@@ -653,14 +895,22 @@ class AnnotationSession:
 
     # --------------------------------------------------------------- retrain
     def retrain(
-        self, steps: int = 300, out: str | os.PathLike | None = None, holdout: float = 0.2
+        self,
+        steps: int = 300,
+        out: str | os.PathLike | None = None,
+        holdout: float = 0.2,
+        *,
+        rerank: bool = False,
     ) -> RetrainRun | None:
         """Fine-tune the galseg model on the store's masks in a thread (``galseg finetune``).
 
         Starts from the galseg checkpoint in use (the shipped one otherwise);
         writes ``out`` (default :func:`retrain_output`); holds back
         ``holdout`` of the cutouts to score it. ``retrain_progress(done,
-        total)`` reports progress and ``retrained(run)`` the end.
+        total)`` reports progress and ``retrained(run)`` the end. With
+        ``rerank``, a new model that scores better than the start is used at
+        once and scores the queue afresh (:meth:`score_queue`), so that
+        :meth:`next_most_informative` follows it.
 
         Returns
         -------
@@ -683,7 +933,7 @@ class AnnotationSession:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GalsegError(f"{out.parent}: {exc.strerror or exc}") from exc
-        run = RetrainRun(out, Path(start))
+        run = RetrainRun(out, Path(start), rerank=rerank)
         self.retrain_run = run
 
         def progress(done: int, total: int) -> None:
@@ -719,6 +969,9 @@ class AnnotationSession:
         if run.error is not None:
             self._report(f"could not retrain: {run.error}")
         self.events.retrained.emit(run)
+        if run.rerank and run.report is not None and run.report.written:
+            self._rerank = True
+            self.use_checkpoint(run.checkpoint)
 
     # ---------------------------------------------------------------- threads
     def _submit(

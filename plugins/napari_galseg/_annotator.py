@@ -45,8 +45,11 @@ from galseg.stretch import PRESETS, normalize, rgb_planes
 
 from ._assist import PREVIEW_LAYER_NAME, AssistPanel, preview_colormap, preview_data
 from ._bindings import bind_mask_layer, edits_from_paint
+from ._calibration import CalibrationPanel
 from ._layers import band_colourmap, mask_layer
 from ._notify import notify_error, notify_info
+from ._progress import ProgressBar
+from ._review import ReviewPanel
 
 if TYPE_CHECKING:
     import napari
@@ -77,6 +80,7 @@ class AnnotatorWidget(QWidget):
         self.mask_layer = None
         self.preview_layer = None
         self._image_layers: list = []
+        self._scoring_bar = ProgressBar("galseg: scoring the queue")
         self._build()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._update_save_label)
@@ -93,7 +97,11 @@ class AnnotatorWidget(QWidget):
         events.label_changed.connect(self._on_label_changed)
         events.saved.connect(lambda _revision: self._update_queue_labels())
         events.error.connect(notify_error)
+        events.model_changed.connect(self._update_rank_buttons)
+        events.scoring_progress.connect(self._scoring_bar.update)
+        events.scored.connect(lambda _scores: self._scoring_bar.close())
         self._on_opened()
+        self._update_rank_buttons()
 
     @property
     def queue(self):
@@ -201,6 +209,20 @@ class AnnotatorWidget(QWidget):
         self.unannotated_button = QPushButton("Next unannotated")
         self.unannotated_button.clicked.connect(self.next_unannotated)
         queue_layout.addWidget(self.unannotated_button)
+        ranked = QHBoxLayout()
+        self.informative_button = QPushButton("Next most informative")
+        self.informative_button.setToolTip(
+            "The cutout not done yet that the model is least sure of (as galseg rank)"
+        )
+        self.informative_button.clicked.connect(self.next_most_informative)
+        self.like_button = QPushButton("More like this")
+        self.like_button.setToolTip(
+            "The cutout not done yet nearest to this one in the model's embedding space"
+        )
+        self.like_button.clicked.connect(self.more_like_this)
+        ranked.addWidget(self.informative_button)
+        ranked.addWidget(self.like_button)
+        queue_layout.addLayout(ranked)
         self.progress_label = QLabel("")
         queue_layout.addWidget(self.progress_label)
         self.flag_checks: dict[str, QCheckBox] = {}
@@ -210,6 +232,12 @@ class AnnotatorWidget(QWidget):
             self.flag_checks[flag] = check
             queue_layout.addWidget(check)
         layout.addWidget(queue)
+        self.review = ReviewPanel(self.viewer, self.session, lambda: self.mask_layer)
+        layout.addWidget(self.review)
+        self.calibration = None
+        if self.session.calibration is not None:
+            self.calibration = CalibrationPanel(self.session)
+            layout.addWidget(self.calibration)
         layout.addStretch(1)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -235,6 +263,26 @@ class AnnotatorWidget(QWidget):
         """Save, then jump to the next cutout this annotator has not done."""
         if not self.session.next_unannotated() and self.session.queue.next_unannotated() is None:
             notify_info("Every cutout of the queue is done.")
+
+    def next_most_informative(self) -> None:
+        """Save, then open the cutout not done yet that the model is least sure of.
+
+        The queue is scored first (in the background, with a progress bar) if
+        the model in use has not scored it yet.
+        """
+        self._ranked(self.session.next_most_informative)
+
+    def more_like_this(self) -> None:
+        """Save, then open the cutout not done yet most like the one on screen."""
+        self._ranked(self.session.more_like_this)
+
+    def _ranked(self, open_next) -> None:
+        if not open_next() and self.session.queue.next_unannotated() is None:
+            notify_info("Every other cutout of the queue is done.")
+
+    def _update_rank_buttons(self) -> None:
+        for button in (self.informative_button, self.like_button):
+            button.setEnabled(self.session.can_rank)
 
     def go(self, index: int) -> None:
         """Save the current mask, then open cutout ``index`` (clamped to the queue)."""
@@ -273,6 +321,7 @@ class AnnotatorWidget(QWidget):
         self.readout_band.addItems(cutout.bands)
         self.readout_band.setCurrentText("r" if "r" in cutout.bands else cutout.bands[0])
         self.readout_band.blockSignals(False)
+        self.review.refresh()
         flags = self.session.flags()
         for flag, check in self.flag_checks.items():
             check.blockSignals(True)
@@ -322,7 +371,12 @@ class AnnotatorWidget(QWidget):
 
     def _hide_cutout(self) -> None:
         """Nothing to paint on: the cutout could not be opened."""
-        for layer in [*self._image_layers, self.mask_layer, self.preview_layer]:
+        for layer in [
+            *self._image_layers,
+            *self.review.layers.values(),
+            self.mask_layer,
+            self.preview_layer,
+        ]:
             if layer is not None:
                 layer.visible = False
         for check in self.flag_checks.values():
@@ -469,6 +523,8 @@ class AnnotatorWidget(QWidget):
         self.session.close()
         with contextlib.suppress(RuntimeError):  # Qt may have deleted the timer already
             self._timer.stop()
+        if self.calibration is not None:
+            self.calibration.close_example()
 
     def _forget_viewer_hooks(self, viewer: napari.Viewer):
         """A callback for ``destroyed``: unhook from a viewer that outlives the dock."""

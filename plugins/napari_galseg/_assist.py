@@ -31,6 +31,7 @@ from galseg.annotate import AnnotationSession, RetrainRun
 from galseg.errors import GalsegError
 
 from ._notify import notify_error, notify_info
+from ._progress import ProgressBar
 
 PREVIEW_LAYER_NAME = "assist preview"
 OUTLINE = 100
@@ -68,7 +69,7 @@ class AssistPanel(QGroupBox):
     def __init__(self, session: AnnotationSession) -> None:
         super().__init__("Assist (Enter accepts, Escape rejects)")
         self.session = session
-        self._progress_bar = None
+        self._progress_bar = ProgressBar("galseg: retraining on your masks")
         self._build()
         events = session.events
         events.model_changed.connect(self._on_model_changed)
@@ -76,6 +77,7 @@ class AssistPanel(QGroupBox):
         events.busy_changed.connect(lambda _busy: self._on_model_changed())
         events.retrain_progress.connect(self._on_retrain_progress)
         events.retrained.connect(self._on_retrained)
+        events.retrain_offered.connect(self._on_retrain_offered)
         self._on_model_changed()
 
     # ------------------------------------------------------------------ layout
@@ -133,6 +135,18 @@ class AssistPanel(QGroupBox):
         retrain.addWidget(self.retrain_button)
         retrain.addWidget(self.use_retrained_button)
         form.addRow(retrain)
+        self.offer_label = QLabel("")
+        self.offer_label.setWordWrap(True)
+        self.rerank_button = QPushButton("Retrain and re-rank")
+        self.rerank_button.setToolTip(
+            "Fine-tune on the store's masks in the background; if the new model scores better "
+            "on the held-back cutouts, use it and rank the queue again with it"
+        )
+        self.rerank_button.clicked.connect(lambda: self.retrain(rerank=True))
+        form.addRow(self.offer_label)
+        form.addRow(self.rerank_button)
+        self.offer_label.setVisible(False)
+        self.rerank_button.setVisible(False)
         self.load_button.setEnabled(bool(session.models))
         self.retrain_button.setEnabled(bool(session.models))
         self._on_preview_changed()
@@ -189,31 +203,38 @@ class AssistPanel(QGroupBox):
             self.session.use_checkpoint(path)
 
     # ---------------------------------------------------------------- retrain
-    def retrain(self, steps: int = 300, out=None, holdout: float = 0.2) -> RetrainRun | None:
+    def retrain(
+        self, steps: int = 300, out=None, holdout: float = 0.2, *, rerank: bool = False
+    ) -> RetrainRun | None:
         """Start retraining on the store's masks (see :meth:`AnnotationSession.retrain`)."""
         try:
-            run = self.session.retrain(steps, out, holdout)
+            run = self.session.retrain(steps, out, holdout, rerank=rerank)
         except GalsegError as exc:
             notify_error(f"could not retrain: {exc}")
             return None
         if run is not None:
             self.retrain_button.setEnabled(False)
+            self.offer_label.setVisible(False)
+            self.rerank_button.setVisible(False)
         return run
 
-    def _on_retrain_progress(self, done: int, total: int) -> None:
-        from napari.utils import progress
+    def _on_retrain_offered(self, n_new: int) -> None:
+        """Masks of ``n_new`` new cutouts: offer to retrain on them and re-rank the queue."""
+        if self.session.retrain_run is not None and not self.session.retrain_run.done.is_set():
+            return  # one is under way
+        self.offer_label.setText(
+            f"You painted {n_new} new masks this session: retrain the model on them and "
+            "rank the queue again with it?"
+        )
+        self.offer_label.setVisible(True)
+        self.rerank_button.setVisible(True)
+        notify_info(f"{n_new} new masks: 'Retrain and re-rank' in the Assist panel.")
 
-        if self._progress_bar is None or self._progress_bar.total != total:
-            if self._progress_bar is not None:
-                self._progress_bar.close()
-            self._progress_bar = progress(total=total, desc="galseg: retraining on your masks")
-        self._progress_bar.n = done
-        self._progress_bar.refresh()
+    def _on_retrain_progress(self, done: int, total: int) -> None:
+        self._progress_bar.update(done, total)
 
     def _on_retrained(self, run: RetrainRun) -> None:
-        if self._progress_bar is not None:
-            self._progress_bar.close()
-            self._progress_bar = None
+        self._progress_bar.close()
         self.retrain_button.setEnabled(True)
         if run.report is None:
             return  # the session reported the error
@@ -225,6 +246,9 @@ class AssistPanel(QGroupBox):
         )
         if not report.written:  # no better: finetune kept the model in use
             notify_info(f"{scores} Kept {report.start.name}, which scores as well or better.")
+            return
+        if run.rerank:
+            notify_info(f"{scores} Using {report.checkpoint.name}; ranking the queue again.")
             return
         self.use_retrained_button.setEnabled(True)
         notify_info(f"{scores} 'Use retrained model' switches to {report.checkpoint.name}.")

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 import os
 from typing import TYPE_CHECKING
 
-from galseg.annotate import AnnotationQueue, AnnotationSession, assistants
+from galseg.annotate import AnnotationQueue, AnnotationSession, Calibration, assistants
 from galseg.discovery import find_cutouts
 from galseg.errors import GalsegError, StoreError
 from galseg.settings import load_settings
 from galseg.store import MaskStore, check_name
-from galseg.taxonomy import Taxonomy
+from galseg.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 from ._annotator import AnnotatorWidget
 from ._main_thread import main_thread_post
@@ -34,6 +34,7 @@ def launch(
     sam_checkpoint: str | os.PathLike | None = None,
     sam_model_type: str | None = None,
     taxonomy: Taxonomy | None = None,
+    calibration: int = 0,
 ) -> AnnotatorWidget:
     """Open cutouts for annotation and return the docked :class:`AnnotatorWidget`.
 
@@ -61,6 +62,9 @@ def launch(
     taxonomy : Taxonomy, optional
         The classes to paint in: a new store is made with them, an existing
         one must have them. Default: the store's own (galseg's for a new one).
+    calibration : int
+        Mix this many calibration cutouts, whose truth is known and kept out of
+        sight, into the queue (:class:`galseg.annotate.Calibration`).
 
     Returns
     -------
@@ -99,6 +103,8 @@ def launch(
         annotator = _ask_annotator()
         if not annotator:
             raise GalsegError("no annotator name given; every mask is saved with one")
+    if calibration and taxonomy not in (None, DEFAULT_TAXONOMY):
+        raise _calibration_needs_galseg_classes(store_path)
     # Opened (and created) only once the cutouts and the name are known to be good
     if not isinstance(store, MaskStore):
         mask_store = MaskStore.open(store, taxonomy=taxonomy)
@@ -108,11 +114,16 @@ def launch(
         )
     else:
         mask_store = store
+    if calibration and mask_store.taxonomy != DEFAULT_TAXONOMY:
+        raise _calibration_needs_galseg_classes(mask_store.path)
+    known = Calibration.prepare(mask_store.path, calibration) if calibration else None
     session = AnnotationSession(
-        AnnotationQueue(items, mask_store, annotator),
+        AnnotationQueue(known.mix(items) if known else items, mask_store, annotator),
+        calibration=known,
         models=models,
         post=main_thread_post(),
         import_model=import_model,
+        retrain_every=settings.retrain_every,
     )  # the model starts loading now, while the window opens
     try:
         unreadable = session.open_first_readable()
@@ -130,6 +141,12 @@ def launch(
     viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
     viewer.title = f"galseg annotator — {mask_store.path}"
     return widget
+
+
+def _calibration_needs_galseg_classes(store: str | os.PathLike) -> GalsegError:
+    return GalsegError(
+        f"{store}: calibration cutouts carry galseg's classes, and this store paints in other ones"
+    )
 
 
 def _ask_annotator() -> str | None:
