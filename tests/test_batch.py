@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 from astropy.table import Table
 import numpy as np
@@ -359,6 +360,8 @@ def test_the_local_cluster_takes_over_once_its_workers_have_the_model(
         return here(self, batch)
 
     monkeypatch.setattr(LocalRun, "_here", held_back)
+    # As in a fresh process: the module's client is not Dask's default client here
+    monkeypatch.setattr(distributed.client, "_global_clients", weakref.WeakValueDictionary())
     files = sorted(simulated.glob("sim_0*.fits"))[:40]
     out = tmp_path / "out.zarr"
     said: list[str] = []

@@ -146,7 +146,8 @@ def run_batches(client: Any, batches: Sequence[Sequence[QueueItem]], job: Job) -
         return IN_FLIGHT_PER_WORKER * max(1, n_workers(client))
 
     size = window()
-    running = as_completed([f for f in (submit() for _ in range(size)) if f is not None])
+    first = [f for f in (submit() for _ in range(size)) if f is not None]
+    running = as_completed(first, loop=client.loop)  # the client need not be Dask's default
     for finished, future in enumerate(running, start=1):
         batch = futures.pop(future)
         try:
