@@ -110,13 +110,24 @@ def predict(store_path: str, writer: int, n: int, cutout_ids: list[str], pause: 
         (outcome,) = predict_batch([item], job)
         if outcome.status not in ("predicted", "skipped"):
             raise RuntimeError(f"cutout {cid}: {outcome.status} {outcome.reason}")
-        if outcome.status == "predicted":
-            got[cid].append(store.latest(cid, PREDICTOR).revision)
+        revision = store.latest(cid, PREDICTOR).revision
+        # a cutout given again in the same run counts "predicted" without a new write
+        if outcome.status == "predicted" and revision not in got[cid]:
+            got[cid].append(revision)
         if k == 0:
             print("saved", flush=True)  # the first batch is whole: kill me any time now
         k += 1
         time.sleep(pause)
     return got
+
+
+def load_model() -> None:
+    """Load the shipped model into this process (one torch thread) and run it once, as a
+    ``galseg predict`` worker has before its batches."""
+    from galseg.batch._worker import worker_assistant
+    from galseg.simulate import simulate_cutout
+
+    worker_assistant(predict_job("", 0)).segment_many([simulate_cutout(0, size=64)[0]])
 
 
 def run(argv: list[str]) -> dict:
@@ -131,14 +142,11 @@ def zygote(model: bool) -> None:
 
     Forking from a process that has imported galseg already starts a writer in
     milliseconds: a crash soak can kill hundreds. With ``model``, the shipped
-    model is loaded (on one torch thread) and run once first, so that predict
-    workers start as fast. Children are reaped by the kernel.
+    model is loaded first (:func:`load_model`), so that predict workers start as
+    fast. Children are reaped by the kernel.
     """
     if model:
-        from galseg.batch._worker import worker_assistant
-        from galseg.simulate import simulate_cutout
-
-        worker_assistant(predict_job("", 0)).segment_many([simulate_cutout(0, size=64)[0]])
+        load_model()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("ready", flush=True)
     for line in sys.stdin:
@@ -155,5 +163,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "zygote":
         zygote(model="--model" in sys.argv[2:])
     else:
+        if sys.argv[1] == "predict":  # ready to predict at once, as a started worker is
+            load_model()
         print("ready", flush=True)
+        sys.stdin.readline()  # "go": every writer starts at once
         print(json.dumps(run(sys.argv[1:])), flush=True)

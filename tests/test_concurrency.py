@@ -3,7 +3,7 @@
 The writers are real processes (``tests/_revision_writer.py``) saving through
 :meth:`MaskStore.save_mask`, through an :class:`~galseg.autosave.Autosaver`
 (as the annotator does), or as ``galseg predict`` workers
-(:func:`galseg.batch.predict_batch`, the crash soak only).
+(:func:`galseg.batch.predict_batch`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def start(mode: str, store: MaskStore, writer: int, n: int, ids: list[str], paus
             str(pause),
             *ids,
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=ENV,
     )
@@ -58,45 +59,11 @@ def start(mode: str, store: MaskStore, writer: int, n: int, ids: list[str], paus
     return child
 
 
-def assert_history_is_whole_and_ordered(store: MaskStore, cutout_id: str, after: int = 0) -> list:
-    """Revisions 1..n, in time order, each a mask some writer meant in full (those
-    above ``after``: published revisions never change, so each is read once)."""
-    history = store.history(cutout_id)
-    assert [rev.revision for rev in history] == list(range(1, len(history) + 1))
-    assert [rev.time for rev in history] == sorted(rev.time for rev in history)
-    seen = []
-    for rev in history[after:]:
-        mask = store.load_mask(cutout_id, revision=rev.revision)
-        writer, k = identity(mask)
-        np.testing.assert_array_equal(mask, expected_mask(writer, k))  # nothing mixed
-        assert rev.annotator == f"writer{writer}"
-        seen.append((writer, k))
-    for writer in {w for w, _ in seen}:  # each writer's own saves keep their order
-        ks = [k for w, k in seen if w == writer]
-        assert ks == sorted(ks)
-    return seen
-
-
-def test_four_processes_saving_into_one_store_lose_and_repeat_nothing(tmp_path):
-    store, (a, b, c) = new_store(tmp_path / "shared.zarr", 3)
-    children = [
-        start("autosave", store, 1, 40, [a], pause=0.01),  # an annotator painting cutout a
-        start("save", store, 2, 24, [a, b]),  # another annotator, on a and b
-        start("save", store, 3, 24, [a, b, c]),  # batch workers
-        start("save", store, 4, 24, [c, a]),
-    ]
-    returned: dict[str, list[int]] = {a: [], b: [], c: []}
+def go(children: list[subprocess.Popen]) -> None:
+    """Let writers that are ready start saving, all at once."""
     for child in children:
-        out, _ = child.communicate(timeout=240)
-        assert child.returncode == 0
-        for cid, revisions in json.loads(out.splitlines()[-1]).items():
-            returned[cid] += revisions
-    for cid in (a, b, c):
-        seen = assert_history_is_whole_and_ordered(store, cid)
-        # Every save returned its own number, and every number is a revision: none lost
-        assert sorted(returned[cid]) == list(range(1, len(seen) + 1))
-    assert len(store.history(b)) == 12 + 8 and len(store.history(c)) == 8 + 12
-    assert check_store(store.path).ok
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
 
 
 class ModelMasks:
@@ -120,6 +87,66 @@ class ModelMasks:
             finally:
                 self.torch.set_num_threads(threads)
         return self.masks[cutout_id]
+
+
+def assert_history_is_whole_and_ordered(
+    store: MaskStore, cutout_id: str, after: int = 0, model: ModelMasks | None = None
+) -> list:
+    """Revisions 1..n, in time order, each a mask some writer meant in full (those
+    above ``after``: published revisions never change, so each is read once).
+
+    With ``model``, a predict worker's revision is the model's mask of the
+    cutout, the only prediction of it (seen as ``(worker, 0)``).
+    """
+    from galseg.batch import PREDICTOR
+
+    history = store.history(cutout_id)
+    assert [rev.revision for rev in history] == list(range(1, len(history) + 1))
+    assert [rev.time for rev in history] == sorted(rev.time for rev in history)
+    seen = []
+    for rev in history[after:]:
+        mask = store.load_mask(cutout_id, revision=rev.revision)
+        if model is not None and rev.annotator == PREDICTOR:
+            assert [r.annotator for r in history].count(PREDICTOR) == 1
+            assert rev.metadata["model"]["sha256"] == model.assistant.identity
+            np.testing.assert_array_equal(mask, model(cutout_id))
+            seen.append((int(rev.metadata["run"]), 0))
+            continue
+        writer, k = identity(mask)
+        np.testing.assert_array_equal(mask, expected_mask(writer, k))  # nothing mixed
+        assert rev.annotator == f"writer{writer}"
+        seen.append((writer, k))
+    for writer in {w for w, _ in seen}:  # each writer's own saves keep their order
+        ks = [k for w, k in seen if w == writer]
+        assert ks == sorted(ks)
+    return seen
+
+
+def test_four_processes_saving_into_one_store_lose_and_repeat_nothing(tmp_path):
+    store, (a, b, c, *others) = new_store(tmp_path / "shared.zarr", 7)
+    model = ModelMasks(store)
+    children = [
+        # a galseg predict worker (ready once its model is loaded), on annotated cutouts
+        # and its own; its last batch is a again, done before: skipped
+        start("predict", store, 4, 7, [a, c, *others]),
+        start("autosave", store, 1, 40, [a], pause=0.01),  # an annotator painting cutout a
+        start("save", store, 2, 24, [a, b]),  # another annotator, on a and b
+        start("save", store, 3, 24, [a, b, c]),  # a script saving masks
+    ]
+    go(children)
+    returned: dict[str, list[int]] = {cid: [] for cid in (a, b, c, *others)}
+    for child in children:
+        out, _ = child.communicate(timeout=240)
+        assert child.returncode == 0
+        for cid, revisions in json.loads(out.splitlines()[-1]).items():
+            returned[cid] += revisions
+    for cid in (a, b, c, *others):
+        seen = assert_history_is_whole_and_ordered(store, cid, model=model)
+        # Every save returned its own number, and every number is a revision: none lost
+        assert sorted(returned[cid]) == list(range(1, len(seen) + 1))
+    assert len(store.history(b)) == 12 + 8 and len(store.history(c)) == 8 + 1
+    assert all(len(store.history(cid)) == 1 for cid in others)
+    assert check_store(store.path).ok
 
 
 def assert_predictions_are_whole(store: MaskStore, cutout_id: str, model: ModelMasks) -> int:
