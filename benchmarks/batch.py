@@ -109,11 +109,13 @@ def _startup(folder: Path, files: list[Path]) -> None:
         f"first mask in the store {first:.2f} s after the command started "
         f"(CPU {first_cpu:.2f} s, the command and its children)"
     )
-    print(
-        f"whole run {whole:.1f} s: {report['counts']['predicted']} predicted, "
+    where = (
         f"{report['in_process']} of them in the command's process while the "
         f"{report['workers']}-worker cluster started"
+        if report["workers"]
+        else "all in the command's process, no cluster started"
     )
+    print(f"whole run {whole:.1f} s: {report['counts']['predicted']} predicted, {where}")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     again = subprocess.run(_command(files, out), capture_output=True, check=True, text=True)
