@@ -1,10 +1,17 @@
-"""Throughput of ``galseg predict``: cutouts per second on 1 and 2 Dask workers.
+"""Start-up and throughput of ``galseg predict``: first mask, re-run, cutouts per second.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/batch.py [--n 240] [--size 256] [--batch-size 16]
+    .venv/bin/python benchmarks/batch.py [--n 240] [--size 256] [--batch-size 16] [--startup-only]
 
-Simulates ``n`` cutouts (legacy survey, 3 bands) into FITS files in a temporary
+First the command itself, as a user runs it (``python -m galseg predict``,
+local cluster, default settings) over ``--startup-n`` new cutouts: the time
+from its start to the first mask published in the store, and the whole run;
+then the same command again, with every cutout done, timed to its exit. Wall
+and CPU seconds are both printed: on a busy machine the wall time stretches,
+the CPU time much less.
+
+Then it simulates ``n`` cutouts (legacy survey, 3 bands) into FITS files in a temporary
 folder, then for 1 and 2 workers of the ``LocalCluster`` ``galseg predict``
 makes (:func:`galseg.batch.local_cluster`: one process each, with one torch
 thread, so that each worker has a core of its own) runs
@@ -21,13 +28,18 @@ an in-process loop of ``Assistant.segment_many`` over the same files.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
 from distributed import Client
+import psutil
 
 from galseg.batch import local_cluster, predict
 from galseg.simulate import write_simulated_set
@@ -55,6 +67,69 @@ def _run(folder: Path, files: list[Path], warm: list[Path], workers: int, batch_
     return report, startup
 
 
+def _command(files: list[Path], out: Path) -> list[str]:
+    return [sys.executable, "-m", "galseg", "predict", *map(str, files), "--out", str(out)]
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds of a process and its descendants so far (those alive, and those reaped)."""
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _first_mask(out: Path) -> bool:
+    """Whether a first revision has been published in the store (a rename: all or nothing)."""
+    cutouts = out / "cutouts"
+    return cutouts.is_dir() and any((c / "masks" / "000001").exists() for c in cutouts.iterdir())
+
+
+def _startup(folder: Path, files: list[Path]) -> None:
+    """Time ``galseg predict`` as a command: to the first mask, to the end, and a re-run."""
+    out = folder / "startup.zarr"
+    start = time.perf_counter()
+    child = subprocess.Popen(_command(files, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watched = psutil.Process(child.pid)
+    first, first_cpu = None, 0.0
+    while child.poll() is None and first is None:
+        if _first_mask(out):
+            first, first_cpu = time.perf_counter() - start, _cpu_seconds(watched)
+        time.sleep(0.01)
+    output, errors = child.communicate()
+    whole = time.perf_counter() - start
+    if child.returncode != 0 or first is None:
+        raise SystemExit(f"galseg predict failed ({child.returncode}): {errors.decode()[-2000:]}")
+    report = json.loads((folder / "startup.predict-report.json").read_text())
+    print(
+        f"first mask in the store {first:.2f} s after the command started "
+        f"(CPU {first_cpu:.2f} s, the command and its children)"
+    )
+    where = (
+        f"{report['in_process']} of them in the command's process while the "
+        f"{report['workers']}-worker cluster started"
+        if report["workers"]
+        else "all in the command's process, no cluster started"
+    )
+    print(f"whole run {whole:.1f} s: {report['counts']['predicted']} predicted, {where}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    again = subprocess.run(_command(files, out), capture_output=True, check=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    report = json.loads((folder / "startup.predict-report.json").read_text())
+    cluster = report["workers"] > 0 or "Dask:" in again.stdout
+    print(
+        f"re-run with every cutout done: {seconds:.2f} s (CPU {cpu:.2f} s), "
+        f"{report['counts']['skipped']} skipped, {'a' if cluster else 'no'} cluster started"
+    )
+
+
 def _in_process_rate(files: list[Path], batch_size: int) -> float:
     """Cutouts per second of a plain loop in this process: read, then segment_many in batches."""
     import torch
@@ -76,13 +151,25 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=240, help="cutouts timed (default 240)")
     parser.add_argument("--size", type=int, default=256, help="cutout side (default 256)")
     parser.add_argument("--batch-size", type=int, default=16, help="cutouts per task")
+    parser.add_argument(
+        "--startup-n", type=int, default=48, help="cutouts of the start-up run (default 48)"
+    )
+    parser.add_argument("--startup-only", action="store_true", help="time the start-up only")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="galseg-bench-batch-"))
     try:
         data = folder / "cutouts"
-        write_simulated_set(data, args.n + 2 * WARM_UP, size=args.size, seed=4_000_000)
+        n = max(args.n + 2 * WARM_UP, args.startup_n)
+        write_simulated_set(data, n, size=args.size, seed=4_000_000)
         files = sorted(data.glob("sim_*.fits"))
         warm, timed = files[: 2 * WARM_UP], files[2 * WARM_UP :]
+        print(
+            f"galseg predict as a command over {args.startup_n} new simulated "
+            f"{args.size}x{args.size} cutouts, {os.cpu_count()} CPU cores, default settings"
+        )
+        _startup(folder, files[: args.startup_n])
+        if args.startup_only:
+            return
         print(
             f"{len(timed)} simulated {args.size}x{args.size} legacy cutouts (3-band FITS), "
             f"batches of {args.batch_size}, {os.cpu_count()} CPU cores, shipped model"

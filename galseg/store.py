@@ -267,7 +267,7 @@ class MaskStore:
             return cutout_id
         with self._writing(f"add cutout {cutout.name}"), staging_dir(self.path) as staged:
             group = zarr.open_group(LocalStore(staged), mode="w-", zarr_format=3)
-            group.attrs.update(_cutout_attrs(cutout, self._portable_paths(cutout.source)))
+            group.attrs.put(_cutout_attrs(cutout, self._portable_paths(cutout.source)))
             group.create_group("masks")
             if copy_pixels:
                 _write_image(staged / "image", cutout)

@@ -3,21 +3,29 @@
 Every mask a writer saves says who wrote it and which it was: its first row
 holds the writer's number and its sequence number ``k``, and the rest are
 pseudo-random labels drawn from both (:func:`expected_mask`), so a checker can
-tell a whole revision from one mixed from two.
+tell a whole revision from one mixed from two. A ``galseg predict`` worker
+(:func:`predict`) writes the shipped model's masks of the cutouts it is given:
+a checker compares them with the model's own.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from galseg import MaskStore
 from galseg.autosave import Autosaver
+from galseg.checkpoint_info import SHIPPED_CHECKPOINT, inspect_checkpoint
+
+if TYPE_CHECKING:
+    from galseg.batch import Job
 
 SHAPE = (64, 96)
 
@@ -78,19 +86,67 @@ def autosave(store_path: str, writer: int, n: int, cutout_ids: list[str], pause:
     return got
 
 
+def predict_job(store_path: str, writer: int) -> Job:
+    """The job of a ``galseg predict`` worker of the shipped model, on one CPU thread."""
+    from galseg.batch import Job
+
+    identity = inspect_checkpoint(SHIPPED_CHECKPOINT).identity
+    return Job(store_path, str(SHIPPED_CHECKPOINT), identity, "cpu", threads=1, run=str(writer))
+
+
+def predict(store_path: str, writer: int, n: int, cutout_ids: list[str], pause: float) -> dict:
+    """As a ``galseg predict`` worker, predict ``n`` batches of one cutout of the store
+    (forever if 0), round the cutouts (those done before are skipped)."""
+    from galseg.batch import PREDICTOR, predict_batch
+    from galseg.discovery import QueueItem
+
+    store = MaskStore.open(store_path, mode="r+")
+    job = predict_job(store_path, writer)
+    got: dict[str, list[int]] = {cid: [] for cid in cutout_ids}
+    k = 0
+    while n == 0 or k < n:
+        cid = cutout_ids[k % len(cutout_ids)]
+        item = QueueItem(cid, store_id=cid, store_path=Path(store_path))
+        (outcome,) = predict_batch([item], job)
+        if outcome.status not in ("predicted", "skipped"):
+            raise RuntimeError(f"cutout {cid}: {outcome.status} {outcome.reason}")
+        revision = store.latest(cid, PREDICTOR).revision
+        # a cutout given again in the same run counts "predicted" without a new write
+        if outcome.status == "predicted" and revision not in got[cid]:
+            got[cid].append(revision)
+        if k == 0:
+            print("saved", flush=True)  # the first batch is whole: kill me any time now
+        k += 1
+        time.sleep(pause)
+    return got
+
+
+def load_model() -> None:
+    """Load the shipped model into this process (one torch thread) and run it once, as a
+    ``galseg predict`` worker has before its batches."""
+    from galseg.batch._worker import worker_assistant
+    from galseg.simulate import simulate_cutout
+
+    worker_assistant(predict_job("", 0)).segment_many([simulate_cutout(0, size=64)[0]])
+
+
 def run(argv: list[str]) -> dict:
     """Run the writer that ``argv`` describes: MODE STORE WRITER N PAUSE CUTOUT_ID..."""
     mode, store_path, writer, n, pause = argv[:5]
-    writer_of = {"save": save, "autosave": autosave}[mode]
+    writer_of = {"save": save, "autosave": autosave, "predict": predict}[mode]
     return writer_of(store_path, int(writer), int(n), argv[5:], float(pause))
 
 
-def zygote() -> None:
+def zygote(model: bool) -> None:
     """Fork a writer for each line read (its arguments), printing the child's pid.
 
     Forking from a process that has imported galseg already starts a writer in
-    milliseconds: a crash soak can kill hundreds. Children are reaped by the kernel.
+    milliseconds: a crash soak can kill hundreds. With ``model``, the shipped
+    model is loaded first (:func:`load_model`), so that predict workers start as
+    fast. Children are reaped by the kernel.
     """
+    if model:
+        load_model()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("ready", flush=True)
     for line in sys.stdin:
@@ -105,7 +161,10 @@ def zygote() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "zygote":
-        zygote()
+        zygote(model="--model" in sys.argv[2:])
     else:
+        if sys.argv[1] == "predict":  # ready to predict at once, as a started worker is
+            load_model()
         print("ready", flush=True)
+        sys.stdin.readline()  # "go": every writer starts at once
         print(json.dumps(run(sys.argv[1:])), flush=True)

@@ -13,8 +13,11 @@ import os
 from pathlib import Path
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
+import weakref
 
 from astropy.table import Table
 import numpy as np
@@ -34,6 +37,7 @@ from galseg.batch import (  # noqa: E402
     predict,
     predict_batch,
 )
+from galseg.batch._head_start import LocalRun  # noqa: E402
 from galseg.batch._worker import worker_assistant  # noqa: E402
 from galseg.cli import main  # noqa: E402
 from galseg.discovery import find_cutouts  # noqa: E402
@@ -313,6 +317,63 @@ def test_a_rerun_with_everything_done_starts_no_cluster(tmp_path, client):
     seconds = time.perf_counter() - start
     assert again.counts["skipped"] == len(find_cutouts([SAMPLES])) and again.workers == 0
     print(f"\nre-run with every cutout done: {seconds:.2f} s, no cluster")
+    # The command, in a fresh process: it never imports torch, timm or Dask
+    rerun = "; ".join(
+        [
+            "import sys",
+            "from galseg.cli import main",
+            f"status = main(['predict', {str(SAMPLES)!r}, '--out', {str(out)!r}])",
+            "heavy = ('torch', 'timm', 'dask', 'distributed')",
+            "print(status, [name for name in heavy if name in sys.modules])",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", rerun], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+    assert "0 predicted, 8 skipped (done before)" in done.stdout and "Dask" not in done.stdout
+
+
+def test_a_run_of_one_batch_is_predicted_here_without_a_cluster(tmp_path):
+    inputs = [SAMPLES / "stream_legacy.fits", SAMPLES / "tail_legacy.fits.fz"]
+    said: list[str] = []
+    report = predict(inputs, tmp_path / "out.zarr", batch_size=2, say=said.append)
+    assert report.counts["predicted"] == report.in_process == 2 and report.workers == 0
+    assert not [line for line in said if "Dask" in line or "cluster" in line]
+    assert json.loads(default_report_path(tmp_path / "out.zarr").read_text())["in_process"] == 2
+    store = MaskStore.open(tmp_path / "out.zarr", mode="r")
+    assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
+
+
+def test_the_local_cluster_takes_over_once_its_workers_have_the_model(
+    tmp_path, simulated, monkeypatch
+):
+    """This process predicts the first cutout at once, and batches until the workers
+    are ready (held back here until they are, so that some work is left for them)."""
+    here = LocalRun._here
+    order: list[str] = []
+
+    def held_back(self, batch):
+        if self.in_process:
+            deadline = time.monotonic() + 300
+            while not self.started_workers and time.monotonic() < deadline:
+                time.sleep(0.02)
+        order.append("here")
+        return here(self, batch)
+
+    monkeypatch.setattr(LocalRun, "_here", held_back)
+    # As in a fresh process: the module's client is not Dask's default client here
+    monkeypatch.setattr(distributed.client, "_global_clients", weakref.WeakValueDictionary())
+    files = sorted(simulated.glob("sim_0*.fits"))[:40]
+    out = tmp_path / "out.zarr"
+    said: list[str] = []
+    report = predict(files, out, workers=1, batch_size=4, say=lambda line: said.append(line))
+    assert report.counts["predicted"] == len(files) and not report.failures
+    assert report.workers == 1 and 1 + 4 <= report.in_process < len(files) // 2
+    assert said[0] == "predicting in this process while a local cluster of 1 worker starts"
+    assert said[1].startswith("Dask: local cluster, 1 worker")
+    store = MaskStore.open(out, mode="r")
+    assert len(store) == len(files)
+    assert all(len(predicted_revisions(store, cid)) == 1 for cid in store.ids())
+    assert len({rev.metadata["run"] for cid in store.ids() for rev in store.history(cid)}) == 1
 
 
 def test_an_unreachable_scheduler_creates_no_store(tmp_path):
@@ -348,8 +409,6 @@ def dask_cluster_processes(tmp_path):
     """A ``dask scheduler`` and two ``dask worker`` processes on localhost, as a user
     starts them: ``(address, worker processes)``."""
     import socket
-    import subprocess
-    import sys
 
     dask_command = str(Path(sys.executable).with_name("dask"))
     with socket.socket() as probe:
@@ -464,7 +523,8 @@ def test_the_predict_command_prints_progress_failures_and_the_report(tmp_path, c
     monkeypatch.chdir(tmp_path)  # relative paths, as typed in a terminal
     Path("broken.fits").write_text("not a FITS file")
     shutil.copy(SAMPLES / "tail_legacy.fits.fz", "tail.fits.fz")
-    status = main(["predict", "tail.fits.fz", "broken.fits", "--out", "out.zarr", "--workers", "1"])
+    args = ["predict", "tail.fits.fz", "broken.fits", "--out", "out.zarr", "--workers", "1"]
+    status = main([*args, "--batch-size", "1"])  # two batches: a cluster starts
     captured = capsys.readouterr()
     assert status == 0
     assert "Dask: local cluster, 1 worker, dashboard at http://" in captured.out

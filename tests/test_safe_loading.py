@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from galseg import GalsegError  # noqa: E402
+from galseg.checkpoint_info import inspect_checkpoint  # noqa: E402
 from galseg.model import load_assistant, read_checkpoint, read_timm_folder  # noqa: E402
 from galseg.model._loop import _restore  # noqa: E402
 from galseg.model._sam import load_sam  # noqa: E402
@@ -56,7 +57,7 @@ def test_a_pickled_checkpoint_is_refused_unread(tmp_path, marker, name, kind):
         torch_pickle(path, marker)
     else:
         path.write_bytes(pickle.dumps(Payload(marker), protocol=4))
-    for load in (read_checkpoint, load_assistant):
+    for load in (inspect_checkpoint, read_checkpoint, load_assistant):
         with pytest.raises(GalsegError) as info:
             load(path)
         message = str(info.value)

@@ -31,6 +31,7 @@ This package needs the optional dependencies ``pip install "galseg[batch]"``
 (the model's, plus ``distributed``).
 """
 
+from ._cluster import local_cluster
 from ._inputs import (
     CATALOGUE_SUFFIXES,
     NAME_COLUMNS,
@@ -40,7 +41,7 @@ from ._inputs import (
     find_inputs,
     read_catalogue,
 )
-from ._predict import PredictReport, default_report_path, local_cluster, predict
+from ._predict import PredictReport, default_report_path, predict
 from ._worker import PREDICTOR, Job, Outcome, predict_batch
 
 __all__ = [

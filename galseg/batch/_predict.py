@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 import json
-import logging
 import os
 from pathlib import Path
 import time
@@ -17,24 +15,27 @@ import uuid
 from .. import __version__
 from .._atomic import write_file
 from .._progress import Progress, track
-from ..discovery import QueueItem
+from ..checkpoint_info import SHIPPED_CHECKPOINT, CheckpointInfo, inspect_checkpoint
 from ..errors import GalsegError
 from ..store import MaskStore
+from ..taxonomy import Taxonomy
+from ._cluster import (
+    check_workers,
+    connect,
+    dashboard,
+    n_workers,
+    plural,
+    require_distributed,
+    run_batches,
+)
+from ._head_start import LocalRun
 from ._inputs import find_inputs
-from ._worker import Job, Outcome, check_worker, describe, is_done, predict_batch
+from ._worker import Job, Outcome, describe, is_done, worker_assistant
 
-__all__ = ["PredictReport", "default_report_path", "local_cluster", "predict"]
-
-RETRIES = 2
-"""Times Dask runs a batch again after it raised (a batch lost with its worker
-is rerun by the scheduler in any case)."""
+__all__ = ["PredictReport", "default_report_path", "predict"]
 
 DEVICES = ("auto", "cpu", "cuda")
 """Where the workers run the model."""
-
-IN_FLIGHT_PER_WORKER = 4
-"""Batches submitted per worker at a time: enough to keep every worker busy,
-few enough that the scheduler and this client hold little of a long run."""
 
 
 _STATUSES = ("predicted", "skipped", "failed")
@@ -56,7 +57,7 @@ class PredictReport:
     scheduler : str
         ``"local"`` or the scheduler's address.
     workers : int
-        Dask workers when the run started.
+        Dask workers when the run started (0 if it started no cluster).
     batch_size : int
     seconds : float
         Wall time of the run.
@@ -68,6 +69,9 @@ class PredictReport:
         The inputs that failed, with the reasons.
     started : str
         ISO 8601 UTC time.
+    in_process : int
+        Inputs predicted by the calling process (a run on the local cluster
+        predicts there while the cluster starts).
     """
 
     store: str
@@ -82,6 +86,7 @@ class PredictReport:
     )
     failures: list[Outcome] = field(default_factory=list)
     started: str = ""
+    in_process: int = 0
     _stage_seconds: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(_STAGES, 0.0), init=False, repr=False
     )
@@ -123,7 +128,7 @@ class PredictReport:
             f"{self.counts['predicted']} predicted, {self.counts['skipped']} skipped "
             f"(done before), {self.counts['failed']} failed of {self.total} inputs "
             f"in {self.seconds:.1f} s"
-        ) + (f"; {_plural(duplicates, 'duplicate input')}" if duplicates else "")
+        ) + (f"; {plural(duplicates, 'duplicate input')}" if duplicates else "")
 
     def to_dict(self) -> dict[str, Any]:
         """The report as written to its JSON file."""
@@ -135,6 +140,7 @@ class PredictReport:
             "sha256": self.sha256,
             "scheduler": self.scheduler,
             "workers": self.workers,
+            "in_process": self.in_process,
             "batch_size": self.batch_size,
             "seconds": round(self.seconds, 3),
             "counts": dict(self.counts),
@@ -188,12 +194,19 @@ def predict(
     The store's atomic writes make concurrent workers safe. Each worker loads
     the model once.
 
+    On the local cluster (no ``scheduler`` or ``client``) this process does
+    not wait for the workers to start: it loads the model, predicts the first
+    cutout at once and goes on batch by batch until they are ready
+    (:class:`galseg.batch._head_start.LocalRun`); a run of one batch or less
+    starts no cluster.
+
     The run is resumable: cutouts whose latest prediction came from the same
     checkpoint are skipped (by their files before any task is sent, by their
-    pixels on the workers); when none is left, no cluster is started. Each
+    pixels on the workers); when none is left, neither torch nor Dask is
+    imported, and no cluster is started. Each
     cutout counts once: inputs naming it again (the same files, or the same
     pixels) are counted as ``"duplicate"``. The store is created only once the
-    inputs, the checkpoint and the cluster are known to be good. It is fault
+    inputs, the checkpoint and the scheduler are known to be good. It is fault
     tolerant: a batch lost with its worker is run again by the scheduler, and
     an input that cannot be read or predicted is listed in the report with the
     reason instead of stopping the run.
@@ -265,7 +278,7 @@ def predict(
     found = find_inputs(inputs)
     if not found.items and not found.problems:
         raise GalsegError(f"no FITS cutouts found in {', '.join(map(str, inputs))}")
-    model = _read_model(checkpoint)
+    model = _inspect_model(checkpoint)
     out = Path(out).resolve()
     store = _existing_store(out, model)
     job = Job(str(out), str(model.path), model.identity, device, embeddings, run=uuid.uuid4().hex)
@@ -283,19 +296,35 @@ def predict(
         else:  # absolute paths: workers may run in other folders, or on other machines
             todo.append(replace(item, sources=sources))
     report_path = Path(report) if report is not None else default_report_path(out)
-    if not todo:  # nothing for a cluster to do: start none
+    if not todo:  # nothing to do: no model loaded, no cluster started
         return _finish(result, start, report_path, say)
-    with _cluster(client, scheduler, workers) as (dask_client, shared, where):
+    require_distributed()
+    if client is None and scheduler is None:
+        _check_model(job, load_here=True)  # it predicts here while the cluster starts
+        local = LocalRun(job, workers or min(os.cpu_count() or 1, 4), threads, batch_size, say)
+        try:  # an interrupted run still reports what it did
+            if store is None:  # made only now that the inputs and the model are known good
+                store = MaskStore.open(out, mode="w-", taxonomy=model.taxonomy)
+            for outcome in track(
+                local.outcomes(todo), len(todo), "predict", progress, unit="cutout"
+            ):
+                result.add(outcome)
+        finally:
+            result.workers, result.in_process = local.started_workers, local.in_process
+            _finish(result, start, report_path, say)
+        return result
+    _check_model(job, load_here=False)
+    with connect(client, scheduler) as (dask_client, where):
         try:  # an interrupted run still reports what it did
             if store is None:  # made only now that the inputs and the scheduler are known good
-                store = MaskStore.open(out, mode="w-", taxonomy=model.config.taxonomy)
-            job = replace(job, threads=threads or shared)
-            result.workers = _n_workers(dask_client)
-            say(f"Dask: {where}, {_plural(result.workers, 'worker')}" + _dashboard(dask_client))
-            _check_workers(dask_client, job, say)
+                store = MaskStore.open(out, mode="w-", taxonomy=model.taxonomy)
+            job = replace(job, threads=threads)
+            result.workers = n_workers(dask_client)
+            say(f"Dask: {where}, {plural(result.workers, 'worker')}" + dashboard(dask_client))
+            check_workers(dask_client, job, say)
             batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
             for outcome in track(
-                _run(dask_client, batches, job), len(todo), "predict", progress, unit="cutout"
+                run_batches(dask_client, batches, job), len(todo), "predict", progress
             ):
                 result.add(outcome)
         finally:
@@ -313,164 +342,44 @@ def _finish(
     return result
 
 
-def _read_model(checkpoint: str | os.PathLike[str] | None) -> Any:
-    """The checkpoint to run (its path made absolute), or a one-line error."""
+def _inspect_model(checkpoint: str | os.PathLike[str] | None) -> CheckpointInfo:
+    """The checkpoint to run (its path made absolute): its identity and classes, read
+    without torch (a re-run with nothing left to do never imports it)."""
+    return inspect_checkpoint(Path(checkpoint or SHIPPED_CHECKPOINT).resolve())
+
+
+def _check_model(job: Job, *, load_here: bool) -> None:
+    """Read the whole checkpoint before anything is created: load the model into this
+    process when it predicts here too, else only read the weights.
+
+    Raises
+    ------
+    GalsegError
+        If the model's dependencies are missing, or the weights cannot be read.
+    """
     try:
-        from ..model import SHIPPED_CHECKPOINT, read_checkpoint
+        from ..model import read_checkpoint
     except ImportError as exc:
         raise GalsegError(
             f"catalogue runs need the model's dependencies ({exc}): pip install 'galseg[batch]'"
         ) from None
-    return read_checkpoint(Path(checkpoint or SHIPPED_CHECKPOINT).resolve())
+    if load_here:
+        worker_assistant(job)
+    else:
+        read_checkpoint(job.checkpoint)
 
 
-def _existing_store(out: Path, model: Any) -> MaskStore | None:
+def _existing_store(out: Path, model: CheckpointInfo) -> MaskStore | None:
     """The output store if it exists (it must have the checkpoint's classes), else None."""
     if not out.exists():
         return None
     store = MaskStore.open(out, mode="r+")
-    if store.taxonomy != model.config.taxonomy:
+    if store.taxonomy != model.taxonomy:
         raise GalsegError(
             f"{store.path}: the store's classes ({_names(store.taxonomy)}) are not those of "
-            f"{model.path.name} ({_names(model.config.taxonomy)}); write into a new store"
+            f"{model.path.name} ({_names(model.taxonomy)}); write into a new store"
         )
     return store
-
-
-def _check_workers(client: Any, job: Job, say: Callable[[str], object]) -> None:
-    """Stop before any batch if a worker cannot load the model or open the store;
-    warn of workers that run the model slowly."""
-    try:
-        client.submit(check_worker, job, pure=False).result()
-    except GalsegError as exc:
-        raise GalsegError(f"a Dask worker cannot run the model: {exc}") from None
-    except Exception as exc:
-        raise GalsegError(
-            f"a Dask worker cannot run the model ({type(exc).__name__}: {exc})"
-        ) from None
-    slow = sorted(address for address, value in client.run(_malloc_trim).items() if value)
-    if slow:
-        say(
-            f"warning: {_plural(len(slow), 'Dask worker')} ({', '.join(slow)}) set "
-            "MALLOC_TRIM_THRESHOLD_, which makes the model about 2-3x slower: start them "
-            "with DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None "
-            "(as galseg's local cluster does), or with --no-nanny"
-        )
-
-
-def _malloc_trim() -> str | None:
-    """This process's ``MALLOC_TRIM_THRESHOLD_`` (run on each worker)."""
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
-
-
-def _run(client: Any, batches: list[list[QueueItem]], job: Job) -> Iterator[Outcome]:
-    """Outcomes of every batch as the batches finish, with a few batches per worker
-    in flight (the scheduler never holds a whole catalogue's tasks)."""
-    from distributed import as_completed
-
-    queue = iter(batches)
-    futures: dict[Any, list[QueueItem]] = {}
-
-    def submit() -> Any:
-        batch = next(queue, None)
-        if batch is None:
-            return None
-        future = client.submit(predict_batch, batch, job, pure=False, retries=RETRIES)
-        futures[future] = batch
-        return future
-
-    def window() -> int:  # asks the scheduler: a cluster may grow or shrink during a run
-        return IN_FLIGHT_PER_WORKER * max(1, _n_workers(client))
-
-    size = window()
-    running = as_completed([f for f in (submit() for _ in range(size)) if f is not None])
-    for finished, future in enumerate(running, start=1):
-        batch = futures.pop(future)
-        try:
-            yield from future.result()
-        except Exception as exc:  # the batch failed on every try: its inputs are reported
-            reason = f"batch failed: {type(exc).__name__}: {exc}".splitlines()[0]
-            yield from (Outcome(describe(item), "failed", reason) for item in batch)
-        future.release()
-        if finished % 32 == 0:
-            size = window()
-        while len(futures) < size and (following := submit()) is not None:
-            running.add(following)
-
-
-def _n_workers(client: Any) -> int:
-    return len(client.nthreads())
-
-
-@contextlib.contextmanager
-def _cluster(
-    client: Any, scheduler: str | None, workers: int | None
-) -> Iterator[tuple[Any, int | None, str]]:
-    """``(client, torch threads per worker, description)``; closes what it made."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise GalsegError(
-            'catalogue runs need Dask distributed: pip install "galseg[batch]"'
-        ) from None
-    if client is not None:
-        yield client, None, f"scheduler {client.scheduler.address}"
-        return
-    if scheduler is not None:
-        try:
-            remote = Client(scheduler)  # waits distributed.comm.timeouts.connect (30 s)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise GalsegError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
-        with remote:
-            yield remote, None, f"scheduler {scheduler}"
-        return
-    cores = os.cpu_count() or 1
-    n = workers or min(cores, 4)
-    with local_cluster(n) as cluster, Client(cluster) as local:
-        yield local, max(1, cores // n), "local cluster"
-
-
-def local_cluster(workers: int, dashboard: bool = True) -> Any:
-    """A ``distributed.LocalCluster`` set up for the model: one process per worker.
-
-    Each worker runs one task at a time (torch has threads of its own).
-    Dask's default ``MALLOC_TRIM_THRESHOLD_`` for worker processes is left
-    out: it makes every large tensor a fresh ``mmap``, which halved the
-    model's speed here (a 256x256 cutout took 324 ms in a worker with it,
-    152 ms without, as in a plain process).
-
-    Parameters
-    ----------
-    workers : int
-        Worker processes.
-    dashboard : bool
-        Serve the Dask dashboard (on a free port).
-
-    Returns
-    -------
-    distributed.LocalCluster
-        Started; close it (or use it as a context manager).
-    """
-    import dask
-    from distributed import LocalCluster
-
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0" if dashboard else None,
-            silence_logs=logging.ERROR,
-        )
-
-
-def _dashboard(client: Any) -> str:
-    """``", dashboard at URL"`` when the scheduler serves one (it needs bokeh)."""
-    try:
-        link = client.dashboard_link
-    except Exception:  # no dashboard configured
-        return ""
-    return f", dashboard at {link}" if link else ""
 
 
 def _done_sources(store: MaskStore, job: Job, progress: Progress) -> set[tuple[Path, ...]]:
@@ -488,9 +397,5 @@ def _done_sources(store: MaskStore, job: Job, progress: Progress) -> set[tuple[P
     } - {()}
 
 
-def _names(taxonomy: Any) -> str:
+def _names(taxonomy: Taxonomy) -> str:
     return ", ".join(c.name for c in taxonomy.feature_classes)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 import torch
 
+from ..checkpoint_info import SHIPPED_CHECKPOINT
 from ..cutout import Cutout
 from ..errors import GalsegError
 from ..taxonomy import Taxonomy
@@ -30,9 +31,6 @@ __all__ = [
     "load_assistant",
     "uncertainty",
 ]
-
-SHIPPED_CHECKPOINT = Path(__file__).parent / "weights" / "galseg-assist.safetensors"
-"""The checkpoint that ships with galseg (its model card is ``galseg-assist.json``)."""
 
 GPU_BATCH = 16
 """Cutouts per forward pass of :meth:`Assistant.segment_many` on CUDA."""

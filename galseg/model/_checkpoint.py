@@ -13,7 +13,9 @@ recorded (data, command, seeds, losses, benchmark figures).
 A checkpoint's identity is the SHA-256 of its weights file: it changes with
 any weight or any setting that affects the output, and it keys the feature
 cache. Loading never unpickles anything: a pickle (what ``torch.save``
-writes) given as a checkpoint is refused, unread.
+writes) given as a checkpoint is refused, unread. The identity, the header
+and the card are read by :func:`galseg.checkpoint_info.inspect_checkpoint`,
+without torch; :func:`read_checkpoint` adds the tensors.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from safetensors.torch import save
 import torch
 
 from .._atomic import write_file
+from ..checkpoint_info import FORMAT, FORMAT_VERSION, card_path, inspect_checkpoint
 from ..errors import GalsegError
 from ._network import ModelConfig, Network, build_network
 
@@ -45,15 +48,6 @@ __all__ = [
     "save_checkpoint",
     "write_checkpoint",
 ]
-
-FORMAT = "galseg-checkpoint"
-"""The ``format`` entry of a checkpoint's safetensors metadata."""
-
-FORMAT_VERSION = 1
-"""Version of the checkpoint format written by this galseg."""
-
-_PICKLE_STARTS = (b"PK\x03\x04", b"\x80")
-"""How pickles begin: ``torch.save``'s zip archive, or a bare pickle (protocol 2 or later)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,11 +111,6 @@ class Checkpoint:
                 first = str(exc).strip().splitlines()[0]
                 raise GalsegError(f"{self.path}: the {part} weights do not fit: {first}") from None
         return network
-
-
-def card_path(path: str | Path) -> Path:
-    """The model card beside a weights file: ``NAME.json`` for ``NAME.safetensors``."""
-    return Path(path).with_suffix(".json")
 
 
 def save_checkpoint(
@@ -325,52 +314,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     ...
     galseg.errors.GalsegError: .../weights.pt: a pickle file (as torch.save writes), not ...
     """
-    path = Path(path)
+    info = inspect_checkpoint(path)
     try:
-        with open(path, "rb") as file:
-            if file.read(4).startswith(_PICKLE_STARTS):
-                raise GalsegError(
-                    f"{path}: a pickle file (as torch.save writes), not a safetensors "
-                    "checkpoint; galseg never unpickles a checkpoint, since a pickle can run "
-                    "code. Use a checkpoint that galseg wrote (.safetensors)"
-                )
-            file.seek(0)
-            identity = hashlib.file_digest(file, "sha256").hexdigest()
-        with safe_open(path, framework="pt", device="cpu") as weights:
-            metadata = weights.metadata() or {}
+        with safe_open(info.path, framework="pt", device="cpu") as weights:
             tensors = {name: weights.get_tensor(name) for name in weights.keys()}
-    except FileNotFoundError:
-        raise GalsegError(f"{path}: no such checkpoint") from None
     except (OSError, SafetensorError) as exc:
-        raise GalsegError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        header = json.loads(metadata["galseg"])
-        is_galseg = header["format"] == FORMAT
-    except (KeyError, TypeError, json.JSONDecodeError):
-        is_galseg = False
-    if not is_galseg:
-        raise GalsegError(f"{path}: not a galseg checkpoint (no '{FORMAT}' metadata)")
-    if int(header.get("format_version", 0)) > FORMAT_VERSION:
-        raise GalsegError(
-            f"{path}: checkpoint format {header['format_version']} is newer than this galseg "
-            f"reads ({FORMAT_VERSION}); upgrade galseg"
-        )
-    if "config" not in header:
-        raise GalsegError(f"{path}: the checkpoint has no model configuration")
-    config = ModelConfig.from_dict(header["config"])
-    return Checkpoint(path, config, tensors, identity, _read_card(path, identity))
-
-
-def _read_card(path: Path, identity: str) -> dict[str, Any]:
-    where = card_path(path)
-    try:
-        card = json.loads(where.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GalsegError(f"{where}: unreadable model card ({exc})") from None
-    if not isinstance(card, dict) or card.get("sha256") != identity:
-        raise GalsegError(
-            f"{where}: the model card describes other weights than {path.name} (SHA-256 differs)"
-        )
-    return card
+        raise GalsegError(f"{info.path}: not a readable safetensors file ({exc})") from None
+    config = ModelConfig.from_dict(info.config)
+    return Checkpoint(info.path, config, tensors, info.identity, info.card)
