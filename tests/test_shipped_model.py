@@ -63,17 +63,20 @@ def test_the_shipped_checkpoint_is_small_and_documented():
         assert 0.0 < family["line"]["all"]["galseg"]["IoU@3"] <= 1.0
 
 
-def test_automatic_mode_finds_the_bars_of_the_sample_cutouts(assistant):
-    """Without any stroke, the bars (the features bright enough to see at once)."""
+def test_automatic_mode_marks_the_samples_only_where_they_have_features(assistant):
+    """Calibrated to leave featureless galaxies clean, what it marks lies on features."""
     truth = MaskStore.open(SAMPLE_TRUTH, mode="r")
+    kinds = [assistant.taxonomy[k].value for k in ("tidal_stream", "shell", "tidal_tail", "bar")]
     bar = assistant.taxonomy["bar"].value
-    scores = []
+    marked = on_a_feature = bars_found = 0
     for image, mask, meta in truth.iter_examples("truth"):
-        if np.count_nonzero(mask == bar) >= 50:
-            labels = assistant.segment(Cutout.from_array(image, meta["bands"]))
-            scores.append(iou(labels == bar, mask == bar))
-    assert len(scores) == 3
-    assert min(scores) > 0.2 and np.mean(scores) > 0.4, scores  # measured 0.77, 0.88, 0.93
+        labels = assistant.segment(Cutout.from_array(image, meta["bands"]))
+        feature = np.isin(labels, kinds)
+        marked += np.count_nonzero(feature)
+        on_a_feature += np.count_nonzero(feature & np.isin(mask, kinds))
+        bars_found += iou(labels == bar, mask == bar) > 0.5
+    assert marked > 0 and on_a_feature / marked >= 0.75, (on_a_feature, marked)
+    assert bars_found >= 1
 
 
 @pytest.fixture(scope="module")
