@@ -6,6 +6,7 @@ No Qt and no display: the session's background work is taken with
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -199,6 +200,39 @@ def test_a_stroke_made_while_the_model_loads_is_completed_once_it_is_ready(folde
     assert session.preview is None
     gate.set()
     assert session.wait(lambda: session.preview is not None, timeout=10)
+    session.close()
+
+
+class ThreadCountingModel(DiskModel):
+    """Records how many threads torch may use in each completion."""
+
+    def __init__(self):
+        super().__init__()
+        self.threads = []
+
+    def load(self):
+        import torch  # noqa: F401  (as the real model's load does)
+
+        return self
+
+    def complete(self, positive, negative, label, previous=None):
+        import torch
+
+        self.threads.append(torch.get_num_threads())
+        return super().complete(positive, negative, label, previous)
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_the_model_leaves_a_core_to_the_ui(folder, threads):
+    pytest.importorskip("torch")
+    model = ThreadCountingModel()
+    session = session_on(folder, model, model_threads=threads)
+    session.paint(stroke(), label=1)
+    session.stroke_finished()
+    assert session.wait(lambda: session.preview is not None, timeout=30)
+    cores = os.cpu_count() or 1
+    assert model.threads == [threads or max(1, cores - 1)]
+    assert model.threads[0] < cores or cores == 1
     session.close()
 
 

@@ -574,6 +574,8 @@ class AnnotationSession:
         self.load_model(assistants(path, import_model=self._import_model)["galseg"])
 
     def _load(self, load: Callable[[], Any]) -> Any:
+        """Load in the model's thread, its torch threads capped (the cap is per thread)."""
+        limit_model_threads(self._model_threads)  # torch imported already: the load too
         model = load()
         limit_model_threads(self._model_threads)
         self._runner = ModelRunner(model)  # later jobs of this thread use it
