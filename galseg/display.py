@@ -136,7 +136,11 @@ def render(cutout: Cutout, settings: DisplaySettings = DisplaySettings()) -> Dis
             rows = stretch(shown[start : start + _ROWS])
             planes[i, start : start + _ROWS] = np.rint(rows * 255)
         del shown
-    colour = np.ascontiguousarray(np.moveaxis(rgb_planes(planes), 0, -1), dtype=np.uint8)
+    colour = np.empty((*cutout.image_shape, 3), np.uint8)  # filled block by block: no copies
+    for start in range(0, colour.shape[0], _ROWS):
+        colour[start : start + _ROWS] = np.moveaxis(
+            rgb_planes(planes[:, start : start + _ROWS]), 0, -1
+        )
     if max(cutout.image_shape) < PYRAMID_SIDE:
         return DisplayImages([colour], [[plane] for plane in planes], settings)
     top = PYRAMID_SIDE // 2  # the coarsest level is at most this
@@ -177,7 +181,9 @@ def pyramid(image: np.ndarray, min_side: int = 1024) -> list[np.ndarray]:
         for dy in (0, 1):
             for dx in (0, 1):
                 total += even[dy::2, dx::2]
-        levels.append(((total + 2) // 4).astype(image.dtype))
+        total += 2  # rounded to nearest, in place: no more scratch than ``total``
+        total //= 4
+        levels.append(total.astype(image.dtype))
     return levels
 
 
