@@ -302,6 +302,8 @@ class AnnotatorWidget(QWidget):
         cutout = opened.cutout
         for layer in self._image_layers:  # until this cutout's images arrive
             layer.visible = False
+            if layer.multiscale:  # let the previous pyramid go before the next is rendered
+                layer.data = list(layer.data)[-1:]
         self._reset_view = True
         self._render()
         self._show_mask()
@@ -371,6 +373,8 @@ class AnnotatorWidget(QWidget):
             bind_mask_layer(
                 self.mask_layer, self.session, [c.value for c in taxonomy.feature_classes]
             )
+            if self.session.model_state != "off":
+                self._show_preview_data(np.zeros(mask.shape, np.uint16))
         else:
             self.mask_layer.data = mask  # a new array: napari's own undo history starts afresh
         self.mask_layer.visible = True
@@ -513,25 +517,37 @@ class AnnotatorWidget(QWidget):
         return self.session.redo()
 
     def _draw_preview(self) -> None:
-        session = self.session
-        preview = session.preview
+        """Show the session's preview, or hide the preview layer when there is none."""
+        preview = self.session.preview
         if preview is None:
             if self.preview_layer is not None:
                 self.preview_layer.visible = False
             return
-        data = preview_data(preview, session.assist.preview.label)
-        if self.preview_layer is None:
-            colours = {c.value: c.colour for c in self.queue.store.taxonomy.feature_classes}
-            self.preview_layer = self.viewer.add_labels(
-                data, name=PREVIEW_LAYER_NAME, colormap=preview_colormap(colours), opacity=1.0
-            )
-            self.preview_layer.editable = False
-            layers = self.viewer.layers  # below the mask: the expert's strokes stay on top
-            layers.move(layers.index(self.preview_layer), layers.index(self.mask_layer))
-            layers.selection.active = self.mask_layer  # keep painting
-        else:
-            self.preview_layer.data = data
+        self._show_preview_data(preview_data(preview, self.session.assist.preview.label))
         self.preview_layer.visible = True
+
+    def _show_preview_data(self, data: np.ndarray) -> None:
+        """Put ``data`` in the preview layer, made below the mask the first time.
+
+        With assist on it is made, hidden, as the first cutout opens: making
+        a napari layer takes a while, which the first stroke's preview would
+        otherwise pause the window for.
+        """
+        if self.preview_layer is not None:
+            self.preview_layer.data = data
+            return
+        colours = {c.value: c.colour for c in self.queue.store.taxonomy.feature_classes}
+        self.preview_layer = self.viewer.add_labels(
+            data,
+            name=PREVIEW_LAYER_NAME,
+            colormap=preview_colormap(colours),
+            opacity=1.0,
+            visible=False,
+        )
+        self.preview_layer.editable = False
+        layers = self.viewer.layers  # below the mask: the expert's strokes stay on top
+        layers.move(layers.index(self.preview_layer), layers.index(self.mask_layer))
+        layers.selection.active = self.mask_layer  # keep painting
 
     # ------------------------------------------------------------------ closing
     def close_session(self) -> None:
