@@ -505,7 +505,7 @@ class AnnotationSession:
         A mask equal to the last one saved is not saved again."""
         store, annotator = self.store, self.annotator
         cutout_id, content_hash = opened.cutout_id, opened.cutout.content_hash
-        last = {"mask": opened.mask.copy(), "revision": opened.revision}
+        last = {"mask": opened.mask, "revision": opened.revision}  # never painted: no copy
 
         def save(revision: Revision) -> int | None:
             if np.array_equal(revision.mask, last["mask"]):
