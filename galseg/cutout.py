@@ -24,6 +24,8 @@ __all__ = ["Cutout", "content_hash"]
 FITS_SUFFIXES = (".fits.fz", ".fits.gz", ".fit.gz", ".fits", ".fit", ".fz")
 """File name endings of FITS files (plain, gzipped, tile-compressed), longest first."""
 
+_HASH_BLOCK = 1 << 20  # pixels hashed at once: bounds the scratch memory to a few MB
+
 
 def content_hash(data: np.ndarray, bands: Sequence[str]) -> str:
     """SHA-256 of a cutout's pixels and band names.
@@ -52,12 +54,16 @@ def content_hash(data: np.ndarray, bands: Sequence[str]) -> str:
     True
     """
     pixels = np.ascontiguousarray(data, dtype="<f4")
-    if not np.isfinite(pixels).all():
-        pixels = np.where(np.isfinite(pixels), pixels, np.float32(np.nan)).astype("<f4")
     digest = hashlib.sha256()
     digest.update(repr(tuple(pixels.shape)).encode())
     digest.update("\x1f".join(bands).encode())
-    digest.update(pixels.tobytes())
+    flat = pixels.reshape(-1)
+    for start in range(0, flat.size, _HASH_BLOCK):  # no copy of the whole: large cutouts
+        block = flat[start : start + _HASH_BLOCK]
+        finite = np.isfinite(block)
+        if not finite.all():
+            block = np.where(finite, block, np.float32(np.nan)).astype("<f4")
+        digest.update(block)
     return digest.hexdigest()
 
 

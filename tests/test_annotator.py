@@ -149,6 +149,7 @@ def test_class_keys_and_stretch_controls(annotator):
         assert annotator.class_buttons.checkedId() == value
     before = annotator._image_layers[0].data.copy()
     annotator.stretch_combo.setCurrentText("linear")
+    annotator.wait()  # rendered in the background
     assert not np.array_equal(annotator._image_layers[0].data, before)
     annotator.bands_check.setChecked(True)
     assert not annotator._image_layers[0].visible

@@ -75,6 +75,10 @@ def _stroke_and_wait(widget, stroke, label, qtbot):
 
 
 def test_a_stroke_is_completed_accepted_and_saved_as_assisted(annotator, qtbot):
+    layers = annotator.viewer.layers  # the preview layer is ready, hidden, below the mask
+    assert annotator.preview_layer is not None and not annotator.preview_layer.visible
+    assert layers.index(annotator.preview_layer) < layers.index(annotator.mask_layer)
+    assert layers.selection.active is annotator.mask_layer
     truth = _open(annotator, "stream_legacy", qtbot) == STREAM
     stroke = scribble(truth, np.random.default_rng(0), length=(0.4, 0.4))
     _stroke_and_wait(annotator, stroke, STREAM, qtbot)

@@ -6,6 +6,7 @@ No Qt and no display: the session's background work is taken with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -203,6 +204,39 @@ def test_a_stroke_made_while_the_model_loads_is_completed_once_it_is_ready(folde
     session.close()
 
 
+class ThreadCountingModel(DiskModel):
+    """Records how many threads torch may use in each completion."""
+
+    def __init__(self):
+        super().__init__()
+        self.threads = []
+
+    def load(self):
+        import torch  # noqa: F401  (as the real model's load does)
+
+        return self
+
+    def complete(self, positive, negative, label, previous=None):
+        import torch
+
+        self.threads.append(torch.get_num_threads())
+        return super().complete(positive, negative, label, previous)
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_the_model_leaves_a_core_to_the_ui(folder, threads):
+    pytest.importorskip("torch")
+    model = ThreadCountingModel()
+    session = session_on(folder, model, model_threads=threads)
+    session.paint(stroke(), label=1)
+    session.stroke_finished()
+    assert session.wait(lambda: session.preview is not None, timeout=30)
+    cores = os.cpu_count() or 1
+    assert model.threads == [threads or max(1, cores - 1)]
+    assert model.threads[0] < cores or cores == 1
+    session.close()
+
+
 def test_closing_while_the_model_loads_or_completes_ends_cleanly_after_the_last_save(folder):
     gate = threading.Event()
     session = session_on(folder, DiskModel(gate, seconds=0.5))
@@ -280,6 +314,58 @@ def test_only_unreadable_inputs_are_refused_with_their_reasons(tmp_path):
     session = AnnotationSession.from_paths([tmp_path / "x.fits"], tmp_path / "m.zarr", "ada")
     with pytest.raises(GalsegError, match=r"no cutout could be read:\n  .*x\.fits"):
         session.open_first_readable()
+    session.close()
+
+
+def test_a_cutout_opened_in_the_background_is_painted_once_it_is_there(folder):
+    session = session_on(folder)
+    first = session.current_id
+    session.paint(stroke(), label=2)
+    seen = []
+    session.events.opening.connect(lambda: seen.append(("opening", session.current_id)))
+    session.events.opened.connect(lambda: seen.append(("opened", session.current_id)))
+    assert session.next(background=True)
+    assert session.store.load_mask(first, "ada")[20, 20] == 2  # saved before reading
+    assert session.opening and session.mask is None and session.queue.index == 1
+    session.paint(stroke(30), label=3)  # nothing to paint on yet: ignored
+    assert session.wait(lambda: not session.opening, timeout=30)
+    second = session.current_id
+    assert seen == [("opening", None), ("opened", second)] and second != first
+    assert session.mask is not None and not session.mask.any()
+    session.paint(stroke(30), label=3)
+    assert session.close() and session.store.load_mask(second, "ada")[30, 20] == 3
+
+
+def test_a_later_open_supersedes_a_background_one(folder):
+    session = session_on(folder)
+    opened = []
+    session.events.opened.connect(lambda: opened.append(session.current_id))
+    session.next(background=True)
+    session.previous(background=True)
+    assert session.wait(lambda: not session.opening, timeout=30)
+    session.run_pending(0.2)  # an answer of the superseded read would arrive by now
+    assert session.queue.index == 0 and len(opened) == 1 and opened[0] == session.current_id
+    session.close()
+
+
+def test_unreadable_cutouts_are_skipped_in_the_background_with_their_reasons(folder):
+    (folder / "a_broken.fits").write_text("not FITS at all")
+    session = AnnotationSession.from_paths([folder], folder / "masks.zarr", "ada")
+    assert session.open_first_readable(background=True) == []
+    assert session.wait(lambda: not session.opening, timeout=30)
+    assert session.queue.index == 1 and session.opened is not None
+    assert len(session.unreadable) == 1 and "a_broken.fits" in session.unreadable[0]
+    session.close()
+    (folder / "gal1.fits").unlink()
+    (folder / "gal2.fits").unlink()
+    session = AnnotationSession.from_paths([folder], folder / "m2.zarr", "ada")
+    errors = []
+    session.events.error.connect(errors.append)
+    session.open_first_readable(background=True)
+    assert session.wait(lambda: not session.opening, timeout=30)
+    assert session.opened is None and errors == [session.open_error]
+    assert session.open_error.startswith("no cutout could be read:\n  ")
+    assert "a_broken.fits" in session.open_error
     session.close()
 
 

@@ -186,10 +186,23 @@ class AnnotationQueue:
         """
         if index is not None:
             self.go(index)
-        item = self.current
-        cutout = item.read()
+        return self.read(self._index)
+
+    def read(self, index: int) -> OpenedCutout:
+        """Open item ``index`` without making it current (safe in a worker thread).
+
+        As :meth:`open`, for a caller that reads in the background and moves
+        the queue once the cutout is there.
+
+        Raises
+        ------
+        GalsegError
+            If the cutout cannot be read (the message names the file) or not
+            added to the store.
+        """
+        cutout = self._items[index].read()
         cutout_id = self.store.add_cutout(cutout, copy_pixels=True)
-        self._opened_ids[self._index] = cutout_id
+        self._opened_ids[index] = cutout_id
         latest = self.store.latest(cutout_id, self.annotator)
         if latest is None:
             mask = np.zeros(cutout.image_shape, dtype=np.uint8)

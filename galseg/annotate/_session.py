@@ -160,8 +160,9 @@ class AnnotationSession:
     ----------
     events
         Callbacks a view connects to, each an :class:`Event`:
-        ``opened()``, ``mask_changed(bbox)`` (the session changed pixels:
-        undo, redo, accept; ``bbox`` a tuple of slices), ``preview_changed()``,
+        ``opening()`` (a cutout is being read in the background), ``opened()``,
+        ``mask_changed(bbox)`` (the session changed pixels: undo, redo,
+        accept; ``bbox`` a tuple of slices), ``preview_changed()``,
         ``label_changed(label)``, ``saved(revision)``, ``error(message)``,
         ``model_changed()``, ``busy_changed(busy)``, ``retrain_progress(done,
         total)``, ``retrained(run)``, ``retrain_offered(n_new)``,
@@ -177,9 +178,13 @@ class AnnotationSession:
         Cutouts that had no mask of the annotator's when opened, and have one now.
     feedback : Feedback or None
         The annotator's skill on the calibration cutouts, as last measured.
+    unreadable : list of str
+        Why each cutout tried before the open one could not be read (by the
+        last :meth:`open_first_readable`).
     """
 
     EVENTS = (
+        "opening",
         "opened",
         "mask_changed",
         "preview_changed",
@@ -229,6 +234,7 @@ class AnnotationSession:
         self._model_threads = model_threads
         self.opened: OpenedCutout | None = None
         self.open_error: str | None = None
+        self.unreadable: list[str] = []
         self.mask: np.ndarray | None = None
         self.history = History()
         self.label = 1
@@ -256,6 +262,8 @@ class AnnotationSession:
         self._retrain_thread: threading.Thread | None = None
         self._closed = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="galseg-model")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="galseg-read")
+        self._reading: Future | None = None  # the background read whose cutout is wanted
         if self.models:
             self.load_model(next(iter(self.models.values())), next(iter(self.models)))
 
@@ -310,44 +318,44 @@ class AnnotationSession:
         return self.assist_enabled and self.model_state in ("loading", "ready")
 
     @property
+    def opening(self) -> bool:
+        """Whether a cutout is being read in the background (nothing can be painted)."""
+        return self._reading is not None
+
+    @property
     def pending(self) -> bool:
         """Whether a unsaved change waits for its save."""
         return self._autosaver is not None and self._autosaver.pending
 
     # ------------------------------------------------------------ navigation
-    def open(self, index: int | None = None) -> bool:
+    def open(self, index: int | None = None, *, background: bool = False) -> bool:
         """Save the open cutout, then open item ``index`` (default: the current one).
+
+        With ``background``, the cutout is read (and added to the store) in a
+        thread of the session's, and the caller's thread goes on: ``opening()``
+        is emitted, :attr:`opening` is True and nothing can be painted until
+        ``opened()``. A later open supersedes it.
 
         Returns
         -------
         bool
             False if the open mask could not be saved (nothing changes), or
             the new cutout could not be read (:attr:`open_error` says why,
-            and :attr:`opened` is None).
+            and :attr:`opened` is None). In the background: whether the
+            reading started.
         """
         if not self.flush():
             return False
         left = self.current_id
-        self._close_cutout()
-        if index is not None:
-            self.queue.go(index)
-        try:
-            opened = self.queue.open()
-        except GalsegError as exc:
-            self.opened, self.mask, self.open_error = None, None, str(exc)
-            self.assist = None
-            self._report(str(exc))
-        else:
-            self.open_error = None
-            self._start_cutout(opened)
-        self.events.opened.emit()
+        index = self.queue.index if index is None else self.queue.go(index)
+        self._read([index], background, listing=False)
         if (
             self.calibration is not None
             and left in self.calibration.ids
             and left != self.current_id
         ):
-            self._measure_calibration()
-        return self.opened is not None
+            self._measure_calibration()  # it is saved: how did the annotator do?
+        return background or self.opened is not None
 
     def _measure_calibration(self) -> None:
         """The annotator left a calibration cutout: measure them against the truth."""
@@ -360,41 +368,93 @@ class AnnotationSession:
         self._hinted.update(hint.name for hint in new)
         self.events.calibration_feedback.emit(self.feedback, new)
 
-    def open_first_readable(self) -> list[str]:
+    def open_first_readable(self, *, background: bool = False) -> list[str]:
         """Open the current cutout, or the first one after it that can be read.
+
+        With ``background``, as :meth:`open`: once ``opened()`` is emitted,
+        :attr:`opened` is None if none could be read (:attr:`open_error`
+        lists why) and :attr:`unreadable` says why the ones skipped could not.
 
         Returns
         -------
         list of str
-            Why each cutout tried before it could not be read.
+            Why each cutout tried before it could not be read (empty in the
+            background).
 
         Raises
         ------
         GalsegError
             If no cutout of the queue can be read; the message lists why.
         """
-        reasons: list[str] = []
+        if not self.flush():
+            raise GalsegError(f"could not save the mask: {self.last_error}")
         start = self.queue.index
-        for index in [*range(start, len(self.queue)), *range(start)]:
-            if self.open(index):
-                return reasons
-            reasons.append(self.open_error or self.queue.items[index].name)
-        raise GalsegError("no cutout could be read:\n  " + "\n  ".join(reasons))
+        self._read([*range(start, len(self.queue)), *range(start)], background, listing=True)
+        if background:
+            return []
+        if self.opened is None:
+            raise GalsegError(self.open_error)
+        return self.unreadable
 
-    def next(self) -> bool:
-        """Save, then open the next cutout."""
-        return self.open(self.queue.index + 1)
+    def _read(self, indices: list[int], background: bool, *, listing: bool) -> None:
+        """Close the open cutout, then open the first of ``indices`` that can be read.
 
-    def previous(self) -> bool:
-        """Save, then open the previous cutout."""
-        return self.open(self.queue.index - 1)
+        If none can, :attr:`open_error` is the reason, or with ``listing``
+        every reason under "no cutout could be read".
+        """
+        if self._closed:
+            return
+        self._close_cutout()
+        self.opened, self.mask, self.assist = None, None, None
+        if self._reading is not None:
+            self._reading.cancel()  # superseded: its answer is dropped if it runs
+        if not background:
+            self._reading = None
+            self._opened_first(_read_first(self.queue, indices), listing)
+            return
+        future = self._reader.submit(_read_first, self.queue, indices)
+        self._reading = future
 
-    def next_unannotated(self) -> bool:
+        def answer() -> None:
+            if future is self._reading:
+                self._reading = None
+                self._opened_first(future.result(), listing)
+
+        future.add_done_callback(
+            lambda future: None if future.cancelled() else self._post_unless_closed(answer)
+        )
+        self.events.opening.emit()
+
+    def _opened_first(self, read: tuple[int, Any, list[str]], listing: bool) -> None:
+        """Make the cutout read current (or say why none could be), on the owner's thread."""
+        index, opened, reasons = read
+        self.queue.go(index)
+        if opened is None:
+            self.opened, self.mask, self.assist = None, None, None
+            self.open_error = (
+                "no cutout could be read:\n  " + "\n  ".join(reasons) if listing else reasons[0]
+            )
+            self.unreadable = reasons
+            self._report(self.open_error)
+        else:
+            self.open_error, self.unreadable = None, reasons
+            self._start_cutout(opened)
+        self.events.opened.emit()
+
+    def next(self, *, background: bool = False) -> bool:
+        """Save, then open the next cutout (see :meth:`open`)."""
+        return self.open(self.queue.index + 1, background=background)
+
+    def previous(self, *, background: bool = False) -> bool:
+        """Save, then open the previous cutout (see :meth:`open`)."""
+        return self.open(self.queue.index - 1, background=background)
+
+    def next_unannotated(self, *, background: bool = False) -> bool:
         """Save, then open the next cutout this annotator has not done (False if none)."""
         if not self.flush():
             return False
         index = self.queue.next_unannotated()
-        return index is not None and self.open(index)
+        return index is not None and self.open(index, background=background)
 
     def next_most_informative(self) -> bool:
         """Save, then open the cutout not done yet that automatic mode is least sure of.
@@ -671,7 +731,7 @@ class AnnotationSession:
         A mask equal to the last one saved is not saved again."""
         store, annotator = self.store, self.annotator
         cutout_id, content_hash = opened.cutout_id, opened.cutout.content_hash
-        last = {"mask": opened.mask.copy(), "revision": opened.revision}
+        last = {"mask": opened.mask, "revision": opened.revision}  # never painted: no copy
 
         def save(revision: Revision) -> int | None:
             if np.array_equal(revision.mask, last["mask"]):
@@ -751,6 +811,8 @@ class AnnotationSession:
         self.load_model(assistants(path, import_model=self._import_model)["galseg"])
 
     def _load(self, load: Callable[[], Any]) -> Any:
+        """Load in the model's thread, its torch threads capped (the cap is per thread)."""
+        limit_model_threads(self._model_threads)  # torch imported already: the load too
         model = load()
         limit_model_threads(self._model_threads)
         self._runner = ModelRunner(model)  # later jobs of this thread use it
@@ -1056,6 +1118,7 @@ class AnnotationSession:
                 self._report(f"the mask could not be saved to the store; it was kept in {kept}")
         self._closed = True
         self._close_cutout()
+        self._reader.shutdown(wait=True, cancel_futures=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._retrain_thread is not None:
             self._retrain_thread.join(timeout)
@@ -1067,6 +1130,26 @@ class AnnotationSession:
     def closed(self) -> bool:
         """Whether :meth:`close` ran."""
         return self._closed
+
+
+def _read_first(
+    queue: AnnotationQueue, indices: Sequence[int]
+) -> tuple[int, OpenedCutout | None, list[str]]:
+    """The first of the queue's items ``indices`` that can be read (safe in a worker thread).
+
+    Returns ``(index, opened, reasons)``: the index read (the first one if
+    none could be), its cutout or None, and why each one tried before could
+    not be read, in one line each.
+    """
+    reasons: list[str] = []
+    for index in indices:
+        try:
+            return index, queue.read(index), reasons
+        except GalsegError as exc:
+            reasons.append(str(exc))
+        except Exception as exc:  # one line naming the file, never a traceback
+            reasons.append(f"{queue.items[index].name}: {type(exc).__name__}: {exc}")
+    return indices[0], None, reasons
 
 
 def keep_unsaved(store_path: Path, cutout_id: str, mask: np.ndarray) -> Path | None:

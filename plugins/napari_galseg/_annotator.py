@@ -1,11 +1,15 @@
 """The annotator dock widget: a view of an :class:`~galseg.annotate.AnnotationSession`.
 
-The widget shows the session's cutout (colour composite or bands,
-re-stretched on demand), its mask in a Labels layer that shares the
-session's array, and the assist preview. It hands the layer's ``paint``
-events, the mouse and the keys to the session, and redraws what the
-session's events say changed. Saving, undo, assist and retraining are the
-session's.
+The widget shows the session's cutout (colour composite or bands, stretched
+and smoothed in a thread by :class:`galseg.display.Renderer`, as pyramids
+when large), its mask in a Labels layer that shares the session's array, and
+the assist preview. Buttons and keys open cutouts in the background; the
+methods scripts call (:meth:`AnnotatorWidget.next`, ...) wait for the cutout
+and its display with the event loop running, so the UI never freezes.
+
+It hands the layer's ``paint`` events, the mouse and the keys to the session,
+and redraws what the session's events say changed. Saving, undo, assist and
+retraining are the session's.
 """
 
 from __future__ import annotations
@@ -36,17 +40,19 @@ from qtpy.QtWidgets import (
 
 from galseg.annotate import AnnotationSession
 from galseg.autosave import saved_ago
+from galseg.display import DisplayImages, DisplaySettings, Renderer
 from galseg.errors import GalsegError
 from galseg.photometry import cursor_readout
 from galseg.settings import Settings, save_settings
-from galseg.smoothing import SMOOTHINGS, smooth_cutout
+from galseg.smoothing import SMOOTHINGS
 from galseg.store import FLAGS
-from galseg.stretch import PRESETS, normalize, rgb_planes
+from galseg.stretch import PRESETS
 
 from ._assist import PREVIEW_LAYER_NAME, AssistPanel, preview_colormap, preview_data
 from ._bindings import bind_mask_layer, edits_from_paint
 from ._calibration import CalibrationPanel
 from ._layers import band_colourmap, mask_layer
+from ._main_thread import main_thread_post, wait_in_event_loop
 from ._notify import notify_error, notify_info
 from ._progress import ProgressBar
 from ._review import ReviewPanel
@@ -81,6 +87,8 @@ class AnnotatorWidget(QWidget):
         self.preview_layer = None
         self._image_layers: list = []
         self._scoring_bar = ProgressBar("galseg: scoring the queue")
+        self._renderer = Renderer(main_thread_post())
+        self._reset_view = True  # the next images shown are of a newly opened cutout
         self._build()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._update_save_label)
@@ -88,9 +96,10 @@ class AnnotatorWidget(QWidget):
         self._close_filter = _CloseFilter(self.close_session)
         self.destroyed.connect(self._forget_viewer_hooks(viewer))
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
-        viewer.bind_key("PageDown", lambda _: self.next(), overwrite=True)
-        viewer.bind_key("PageUp", lambda _: self.previous(), overwrite=True)
+        viewer.bind_key("PageDown", lambda _: session.next(background=True), overwrite=True)
+        viewer.bind_key("PageUp", lambda _: session.previous(background=True), overwrite=True)
         events = session.events
+        events.opening.connect(self._on_opening)
         events.opened.connect(self._on_opened)
         events.mask_changed.connect(self._on_mask_changed)
         events.preview_changed.connect(self._draw_preview)
@@ -199,15 +208,15 @@ class AnnotatorWidget(QWidget):
         nav = QHBoxLayout()
         self.previous_button = QPushButton("◀ Previous")
         self.previous_button.setToolTip("Previous cutout (PageUp)")
-        self.previous_button.clicked.connect(self.previous)
+        self.previous_button.clicked.connect(lambda: self.session.previous(background=True))
         self.next_button = QPushButton("Next ▶")
         self.next_button.setToolTip("Next cutout (PageDown)")
-        self.next_button.clicked.connect(self.next)
+        self.next_button.clicked.connect(lambda: self.session.next(background=True))
         nav.addWidget(self.previous_button)
         nav.addWidget(self.next_button)
         queue_layout.addLayout(nav)
         self.unannotated_button = QPushButton("Next unannotated")
-        self.unannotated_button.clicked.connect(self.next_unannotated)
+        self.unannotated_button.clicked.connect(lambda: self.next_unannotated(wait=False))
         queue_layout.addWidget(self.unannotated_button)
         ranked = QHBoxLayout()
         self.informative_button = QPushButton("Next most informative")
@@ -252,17 +261,25 @@ class AnnotatorWidget(QWidget):
         return self.session.current_id
 
     def next(self) -> None:
-        """Save, then show the next cutout of the queue."""
-        self.session.next()
+        """Save, then show the next cutout of the queue (returns once it is shown)."""
+        self.session.next(background=True)
+        self.wait()
 
     def previous(self) -> None:
-        """Save, then show the previous cutout of the queue."""
-        self.session.previous()
+        """Save, then show the previous cutout of the queue (returns once it is shown)."""
+        self.session.previous(background=True)
+        self.wait()
 
-    def next_unannotated(self) -> None:
-        """Save, then jump to the next cutout this annotator has not done."""
-        if not self.session.next_unannotated() and self.session.queue.next_unannotated() is None:
-            notify_info("Every cutout of the queue is done.")
+    def next_unannotated(self, wait: bool = True) -> None:
+        """Save, then jump to the next cutout this annotator has not done.
+
+        The button does not ``wait`` for it to be shown; scripts do.
+        """
+        if not self.session.next_unannotated(background=True):
+            if self.session.queue.next_unannotated() is None:
+                notify_info("Every cutout of the queue is done.")
+        elif wait:
+            self.wait()
 
     def next_most_informative(self) -> None:
         """Save, then open the cutout not done yet that the model is least sure of.
@@ -285,20 +302,45 @@ class AnnotatorWidget(QWidget):
             button.setEnabled(self.session.can_rank)
 
     def go(self, index: int) -> None:
-        """Save the current mask, then open cutout ``index`` (clamped to the queue)."""
-        self.session.open(index)
+        """Save the current mask, then open cutout ``index`` (clamped; returns once shown)."""
+        self.session.open(index, background=True)
+        self.wait()
+
+    def wait(self, timeout: float = 300.0) -> bool:
+        """Run the event loop until the cutout is read and displayed; whether it is.
+
+        The UI stays live meanwhile. Scripts call it after changing the view
+        through the controls (the stretch, say); navigation calls it itself.
+        """
+        return wait_in_event_loop(lambda: self.shown, timeout)
+
+    @property
+    def shown(self) -> bool:
+        """Whether the cutout is read and its display is up to date with the controls."""
+        return not self.session.opening and not self._renderer.pending
 
     def flush(self) -> bool:
-        """Save any unsaved change now (blocks until it is on disk)."""
+        """Wait for the cutout and its display, then save any unsaved change now.
+
+        Returns once the mask, an accepted completion's included, is on disk.
+        """
+        self.wait()
         return self.session.flush()
 
     # ------------------------------------------------------------------ display
-    def _on_opened(self) -> None:
-        """Show the session's cutout and mask, reusing the layers of the previous one.
+    def _on_opening(self) -> None:
+        """A cutout is being read: nothing to paint on until it is there."""
+        if self.mask_layer is not None:
+            self.mask_layer.editable = False
+        self._update_queue_labels()
 
-        Layers are updated in place rather than replaced: faster, and removing
-        the selected layer makes napari redraw its controls mid-removal, which
-        crashes some OpenGL drivers.
+    def _on_opened(self) -> None:
+        """Show the session's mask now, and its cutout once rendered in the background.
+
+        The image layers are updated in place, or replaced when the number of
+        bands or the need of a pyramid changes (never the selected layer:
+        removing it makes napari redraw its controls mid-removal, which
+        crashes some OpenGL drivers).
         """
         opened = self.session.opened
         if opened is None:
@@ -306,16 +348,14 @@ class AnnotatorWidget(QWidget):
             self._update_queue_labels()
             return
         cutout = opened.cutout
-        self._ensure_image_layers(len(cutout.bands))
-        self._image_layers[0].name = f"{cutout.name} [colour]"
-        for i, (layer, band) in enumerate(zip(self._image_layers[1:], cutout.bands, strict=True)):
-            layer.name = f"{cutout.name} [{band}]"
-            layer.colormap = band_colourmap(i, len(cutout.bands))
+        for layer in self._image_layers:  # until this cutout's images arrive
+            layer.visible = False
+            if layer.multiscale:  # let the previous pyramid go before the next is rendered
+                layer.data = list(layer.data)[-1:]
+        self._reset_view = True
         self._render()
-        self._on_view_mode(self.bands_check.isChecked())
         self._show_mask()
         self._draw_preview()
-        self.viewer.reset_view()
         self.readout_band.blockSignals(True)
         self.readout_band.clear()
         self.readout_band.addItems(cutout.bands)
@@ -329,20 +369,41 @@ class AnnotatorWidget(QWidget):
             check.blockSignals(False)
         self._update_queue_labels()
 
-    def _ensure_image_layers(self, n_bands: int) -> None:
-        """One RGB composite layer and ``n_bands`` band layers, below the mask."""
+    def _show_images(self, images: DisplayImages) -> None:
+        """Show rendered images in the image layers, below the mask."""
+        multiscale, n_bands = images.multiscale, len(images.bands)
+        if self._image_layers and (
+            self._image_layers[0].multiscale != multiscale or len(self._image_layers) != n_bands + 1
+        ):
+            if self.mask_layer is not None:
+                self.viewer.layers.selection.active = self.mask_layer
+            while self._image_layers:
+                self.viewer.layers.remove(self._image_layers.pop())
+        shown = [images.colour, *images.bands]
         if not self._image_layers:
-            self._image_layers.append(
-                self.viewer.add_image(np.zeros((1, 1, 3), np.float32), rgb=True, name="colour")
-            )
-        while len(self._image_layers) > n_bands + 1:  # never the selected layer: the mask is
-            self.viewer.layers.remove(self._image_layers.pop())
-        while len(self._image_layers) < n_bands + 1:
-            layer = self.viewer.add_image(
-                np.zeros((1, 1), np.float32), blending="additive", name="band"
-            )
-            self.viewer.layers.move(self.viewer.layers.index(layer), len(self._image_layers))
-            self._image_layers.append(layer)
+            for i, levels in enumerate(shown):
+                layer = self.viewer.add_image(
+                    levels if multiscale else levels[0],
+                    multiscale=multiscale,
+                    rgb=i == 0,
+                    contrast_limits=(0, 255),
+                    blending="translucent" if i == 0 else "additive",
+                    visible=False,
+                )
+                self.viewer.layers.move(self.viewer.layers.index(layer), i)
+                self._image_layers.append(layer)
+            if self.mask_layer is not None:
+                self.viewer.layers.selection.active = self.mask_layer
+        else:
+            for layer, levels in zip(self._image_layers, shown, strict=True):
+                layer.data = levels if multiscale else levels[0]
+                layer.contrast_limits = (0, 255)
+        cutout = self.session.opened.cutout
+        self._image_layers[0].name = f"{cutout.name} [colour]"
+        for i, (layer, band) in enumerate(zip(self._image_layers[1:], cutout.bands, strict=True)):
+            layer.name = f"{cutout.name} [{band}]"
+            layer.colormap = band_colourmap(i, n_bands)
+        self._on_view_mode(self.bands_check.isChecked())
 
     def _show_mask(self) -> None:
         """Show the session's mask, the very array it owns: painting changes it in place.
@@ -361,9 +422,12 @@ class AnnotatorWidget(QWidget):
             bind_mask_layer(
                 self.mask_layer, self.session, [c.value for c in taxonomy.feature_classes]
             )
+            if self.session.model_state != "off":
+                self._show_preview_data(np.zeros(mask.shape, np.uint16))
         else:
             self.mask_layer.data = mask  # a new array: napari's own undo history starts afresh
         self.mask_layer.visible = True
+        self.mask_layer.editable = True
         self.mask_layer.mode = "paint"
         self.mask_layer.selected_label = self.session.label
         self._on_label_changed(self.session.label)
@@ -385,17 +449,28 @@ class AnnotatorWidget(QWidget):
             check.blockSignals(False)
 
     def _render(self) -> None:
-        """Stretch the bands with the current controls and show them."""
+        """Render the cutout with the current controls in the background; show it when done."""
         opened = self.session.opened
         if opened is None:
             return
-        name, softening = self.stretch_combo.currentText(), self.softening_spin.value()
-        shown = smooth_cutout(opened.cutout, self.smoothing_combo.currentText())
-        planes = normalize(shown, name, softening=softening)
-        self._image_layers[0].data = np.moveaxis(rgb_planes(planes), 0, -1)
-        for layer, plane in zip(self._image_layers[1:], planes, strict=True):
-            layer.data = plane
-            layer.contrast_limits = (0.0, 1.0)
+        settings = DisplaySettings(
+            self.stretch_combo.currentText(),
+            self.softening_spin.value(),
+            self.smoothing_combo.currentText(),
+        )
+        cutout = opened.cutout
+        self._renderer.request(
+            cutout, settings, lambda images: self._on_rendered(cutout, images), notify_error
+        )
+
+    def _on_rendered(self, cutout, images: DisplayImages) -> None:
+        opened = self.session.opened
+        if opened is None or opened.cutout is not cutout:
+            return  # another cutout opened meanwhile: its own render follows
+        self._show_images(images)
+        if self._reset_view:
+            self._reset_view = False
+            self.viewer.reset_view()
 
     def remember(self, **changes) -> None:
         """Update the remembered settings; a settings file we cannot write is only reported."""
@@ -450,6 +525,8 @@ class AnnotatorWidget(QWidget):
 
     def _on_paint(self, event) -> None:
         """A committed stroke, fill or edit of the layer: tell the session which pixels."""
+        if self.session.mask is None:  # a cutout is being read
+            return
         self.session.edited(edits_from_paint(event.value, self.session.mask))
 
     def _on_mask_changed(self, _bbox) -> None:
@@ -494,25 +571,37 @@ class AnnotatorWidget(QWidget):
         return self.session.redo()
 
     def _draw_preview(self) -> None:
-        session = self.session
-        preview = session.preview
+        """Show the session's preview, or hide the preview layer when there is none."""
+        preview = self.session.preview
         if preview is None:
             if self.preview_layer is not None:
                 self.preview_layer.visible = False
             return
-        data = preview_data(preview, session.assist.preview.label)
-        if self.preview_layer is None:
-            colours = {c.value: c.colour for c in self.queue.store.taxonomy.feature_classes}
-            self.preview_layer = self.viewer.add_labels(
-                data, name=PREVIEW_LAYER_NAME, colormap=preview_colormap(colours), opacity=1.0
-            )
-            self.preview_layer.editable = False
-            layers = self.viewer.layers  # below the mask: the expert's strokes stay on top
-            layers.move(layers.index(self.preview_layer), layers.index(self.mask_layer))
-            layers.selection.active = self.mask_layer  # keep painting
-        else:
-            self.preview_layer.data = data
+        self._show_preview_data(preview_data(preview, self.session.assist.preview.label))
         self.preview_layer.visible = True
+
+    def _show_preview_data(self, data: np.ndarray) -> None:
+        """Put ``data`` in the preview layer, made below the mask the first time.
+
+        With assist on it is made, hidden, as the first cutout opens: making
+        a napari layer takes a while, which the first stroke's preview would
+        otherwise pause the window for.
+        """
+        if self.preview_layer is not None:
+            self.preview_layer.data = data
+            return
+        colours = {c.value: c.colour for c in self.queue.store.taxonomy.feature_classes}
+        self.preview_layer = self.viewer.add_labels(
+            data,
+            name=PREVIEW_LAYER_NAME,
+            colormap=preview_colormap(colours),
+            opacity=1.0,
+            visible=False,
+        )
+        self.preview_layer.editable = False
+        layers = self.viewer.layers  # below the mask: the expert's strokes stay on top
+        layers.move(layers.index(self.preview_layer), layers.index(self.mask_layer))
+        layers.selection.active = self.mask_layer  # keep painting
 
     # ------------------------------------------------------------------ closing
     def close_session(self) -> None:
@@ -521,6 +610,7 @@ class AnnotatorWidget(QWidget):
         Runs when the viewer's window closes; calling it again is harmless.
         """
         self.session.close()
+        self._renderer.close()
         with contextlib.suppress(RuntimeError):  # Qt may have deleted the timer already
             self._timer.stop()
         if self.calibration is not None:
@@ -528,10 +618,11 @@ class AnnotatorWidget(QWidget):
 
     def _forget_viewer_hooks(self, viewer: napari.Viewer):
         """A callback for ``destroyed``: unhook from a viewer that outlives the dock."""
-        on_mouse_move, session = self._on_mouse_move, self.session
+        on_mouse_move, session, renderer = self._on_mouse_move, self.session, self._renderer
 
         def forget(*_args) -> None:
             session.close()
+            renderer.close()
             with contextlib.suppress(ValueError):
                 viewer.mouse_move_callbacks.remove(on_mouse_move)
             for key in ("PageDown", "PageUp"):
@@ -562,7 +653,8 @@ class AnnotatorWidget(QWidget):
 
     def _update_queue_labels(self) -> None:
         item = self.queue.current
-        self.name_label.setText(f"{self.queue.index + 1}. {item.name}")
+        opening = " (opening…)" if self.session.opening else ""
+        self.name_label.setText(f"{self.queue.index + 1}. {item.name}{opening}")
         self.progress_label.setText(self.queue.progress_text())
         self.previous_button.setEnabled(self.queue.index > 0)
         self.next_button.setEnabled(self.queue.index < len(self.queue) - 1)

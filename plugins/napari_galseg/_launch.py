@@ -14,7 +14,7 @@ from galseg.store import MaskStore, check_name
 from galseg.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 from ._annotator import AnnotatorWidget
-from ._main_thread import main_thread_post
+from ._main_thread import main_thread_post, wait_in_event_loop
 from ._models import import_model
 from ._notify import notify_error
 
@@ -69,7 +69,10 @@ def launch(
     Returns
     -------
     AnnotatorWidget
-        With ``mask_layer``, ``next()``, ``previous()`` and ``current_id``.
+        With ``mask_layer``, ``next()``, ``previous()``, ``current_id``,
+        ``stroke_finished()``, ``preview_layer``, ``accept()``, ``reject()``
+        and ``flush()`` (waits for the cutout, its display and the saves,
+        an accepted completion's included).
 
     Raises
     ------
@@ -125,21 +128,22 @@ def launch(
         import_model=import_model,
         retrain_every=settings.retrain_every,
     )  # the model starts loading now, while the window opens
-    try:
-        unreadable = session.open_first_readable()
-    except GalsegError:
+    session.open_first_readable(background=True)
+    wait_in_event_loop(lambda: not session.opening)  # a viewer given stays live meanwhile
+    if session.opened is None:
         session.close()
-        raise
+        raise GalsegError(session.open_error or "no cutout could be read")
     if viewer is None:
         import napari
 
         viewer = napari.Viewer(title="galseg annotator")
     widget = AnnotatorWidget(viewer, session, settings)
     widget.remember(annotator=annotator)
-    for reason in unreadable:
+    for reason in session.unreadable:
         notify_error(reason)
     viewer.window.add_dock_widget(widget, name="galseg annotator", area="right")
     viewer.title = f"galseg annotator — {mask_store.path}"
+    widget.wait()  # the first cutout shown, the event loop running meanwhile
     return widget
 
 

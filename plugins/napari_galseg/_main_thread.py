@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import time
 
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QEventLoop, QObject, QTimer, Signal
 from qtpy.QtWidgets import QApplication
 
-__all__ = ["main_thread_post"]
+__all__ = ["main_thread_post", "wait_in_event_loop"]
 
 
 class _Caller(QObject):
@@ -28,3 +29,21 @@ def main_thread_post() -> Callable[[Callable[[], None]], None]:
         caller.setObjectName("galseg-main-thread")
         caller.call.connect(lambda function: function())
     return caller.call.emit
+
+
+def wait_in_event_loop(until: Callable[[], bool], timeout: float = 300.0) -> bool:
+    """Run Qt's event loop until ``until()`` is true or ``timeout`` s passed; whether it is.
+
+    The UI stays live while a script waits (for a cutout read or rendered in
+    the background): windows paint, timers fire, posted results arrive.
+    """
+    if until():
+        return True
+    deadline = time.monotonic() + timeout
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: loop.quit() if until() or time.monotonic() > deadline else None)
+    poll.start(5)
+    loop.exec()
+    poll.stop()
+    return until()
