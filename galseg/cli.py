@@ -451,7 +451,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
         help="calibrate automatic mode's per-class rules",
         description="Choose automatic mode's per-class thresholds, least piece sizes and piece "
         "shapes on simulated cutouts never trained on, half of them featureless: the rules of "
-        "best IoU that together put a feature on at most 3%% of the featureless cutouts. They "
+        "best IoU that together put a feature on at most 5%% of the featureless cutouts. They "
         "are recorded in the checkpoint's model card (the weights are untouched).",
     )
     automatic.add_argument("--checkpoint", required=True, type=Path, help="checkpoint to calibrate")

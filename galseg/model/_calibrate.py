@@ -58,11 +58,13 @@ MIN_PIXELS = (0, 25, 50, 100, 200, 500, 1000)
 AXIS_RATIOS = (None, 0.4, 0.5, 0.6, 0.7)
 """Most minor-to-major axis ratios of a kept piece tried for each class (None: any shape)."""
 
-FALSE_POSITIVE_BUDGET = 0.03
+FALSE_POSITIVE_BUDGET = 0.05
 """Most share of featureless cutouts on which the classes together put any pixel.
 
-Below automatic mode's target of 5%, for a margin on cutouts it was not
-calibrated on."""
+Automatic mode's target. The rules are simple enough to hold on cutouts they
+were not calibrated on: with the shipped model, 0 of 24 held-out featureless
+cutouts of the simulator, against 4% of the calibration ones (a 3% budget
+kept them clean too, at two thirds of the bars' IoU)."""
 
 
 @dataclass(frozen=True)
