@@ -130,16 +130,17 @@ def calibrate_automatic(
         p = assistant.segment_many([sim.cutout])[0].probability
         (with_features if i < n else featureless).append((p, sim.truth))
     values = {kind: assistant.taxonomy[kind].value for kind in kinds}
-    frontiers = {
-        kind: _frontier(
-            [
-                (p[names.index(kind)], truth == value)
-                for p, truth in with_features
-                if (truth == value).any()
-            ],
-            [p[names.index(kind)] for p, _ in featureless],
-        )
+    with_class = {  # each class's probability map and target, on the cutouts that have it
+        kind: [
+            (p[names.index(kind)], truth == value)
+            for p, truth in with_features
+            if (truth == value).any()
+        ]
         for kind, value in values.items()
+    }
+    frontiers = {
+        kind: _frontier(cases, [p[names.index(kind)] for p, _ in featureless])
+        for kind, cases in with_class.items()
     }
     chosen = _spend(frontiers, int(FALSE_POSITIVE_BUDGET * len(featureless)))
     rule = AutomaticRule(
@@ -148,11 +149,7 @@ def calibrate_automatic(
         {kind: o.min_pixels for kind, o in chosen.items() if o.min_pixels},
         {kind: o.ratio for kind, o in chosen.items() if o.ratio is not None},
     )
-    scores = {
-        kind: o.iou
-        for kind, o in chosen.items()
-        if any((truth == values[kind]).any() for _, truth in with_features)
-    }
+    scores = {kind: o.iou for kind, o in chosen.items() if with_class[kind]}
     all_values = np.array([c.value for c in assistant.config.classes], dtype=np.uint8)
     feature_values = list(values.values())
     false_positives = float(
