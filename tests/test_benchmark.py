@@ -78,12 +78,13 @@ def test_the_table_has_every_style_class_method_and_column(result):
     for rows in table["own"].values():
         assert list(rows) == [*FEATURE_KINDS, "all"]
         for row in rows.values():
-            assert list(row) == [*METHODS, "deep truth"]
+            assert list(row) == [*METHODS, "deep truth", "observed truth"]
             for method in METHODS:
                 assert list(row[method]) == columns
                 assert all(0.0 <= row[method][f"IoU@{k}"] <= 1.0 for k in AFTER)
                 assert 1.0 <= row[method]["NoC@80"] <= 5.0
             assert 0.0 <= row["deep truth"]["IoU@3"] <= 1.0
+            assert 0.0 <= row["observed truth"]["IoU"] <= 1.0
 
 
 def test_every_class_is_played_in_every_style_on_the_same_cases(result):
@@ -120,6 +121,7 @@ def test_the_report_prints_scores_locality_latency_and_targets(result):
         "random_walker",
         "NoC@80",
         "deep truth (reported, not a target)",
+        "observed truth (the truth rule on the light as observed",
         "automatic mode",
         "featureless cutouts with tidal/bar pixels",
         "real images, strokes on sky",

@@ -284,6 +284,24 @@ def test_visible_truth_is_the_seen_part_of_the_deep_truth():
     assert shares[0] > 0.8 and shares[1] < 0.2
 
 
+def test_observed_truth_judges_each_feature_with_the_cutouts_own_noise():
+    limit = truth_limit(LEGACY)
+    value = VALUE["shell"]
+    agreement = []
+    for peak in (limit - 2.5, limit - 1.5):
+        sim = simulate_galaxy(7, size=256, features=("shell",), feature_sb=peak)
+        observed, truth = sim.observed_truth() == value, sim.truth == value
+        deep = sim.deep_truth == value
+        assert not (observed & ~deep).any()  # the noise only decides what is visible
+        agreement.append((observed & truth).sum() / (observed | truth).sum())
+        # written out: the feature's light plus the noise in the reference band, smoothed
+        r = sim.cutout.bands.index("r")
+        noise = sim.cutout.data[r] - sim.noiseless[r]
+        assert np.array_equal(observed, deep & visible(sim.components["shell"] + noise, LEGACY))
+    # a bright shell's visible part hardly depends on the noise; a faint one's edge does
+    assert agreement[0] > 0.9 > agreement[1] > 0.5
+
+
 def test_contaminants_are_labelled_where_brighter_than_the_pixel_noise():
     sim = simulate_galaxy(41, features=())
     labelled = sim.truth == VALUE["contaminant"]

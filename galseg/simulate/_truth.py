@@ -152,6 +152,7 @@ def truth_mask(
     survey: Survey,
     *,
     rule: Literal["visible", "deep"] = "visible",
+    noise: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the truth rule to the reference-band images of a scene's components.
 
@@ -168,6 +169,12 @@ def truth_mask(
         ``"visible"`` (what models are trained and judged on) keeps, of the
         tidal features and the bar, only the pixels where the class's light
         is :func:`visible`; ``"deep"`` keeps every pixel above the truth limit.
+    noise : ndarray, optional
+        Sky noise of one observation in the reference band, added to each
+        class's light before the visibility test: the truth as judged by eye
+        from that observation with every other light taken away exactly (see
+        :meth:`SimulatedGalaxy.observed_truth`). By default the test is made
+        on the noiseless light.
 
     Returns
     -------
@@ -209,7 +216,8 @@ def truth_mask(
     if rule == "visible":
         for kind in (*TIDAL_KINDS, "bar"):
             if selected[kind].any():
-                selected[kind] &= visible(components.get(kind, zero), survey)
+                seen = components.get(kind, zero)
+                selected[kind] &= visible(seen if noise is None else seen + noise, survey)
     truth = np.zeros(zero.shape, dtype=np.uint8)
     for kind in PRIORITY:
         truth[selected[kind]] = DEFAULT_TAXONOMY[kind].value

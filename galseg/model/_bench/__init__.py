@@ -5,7 +5,8 @@ Protocol
 *Cases* (:mod:`~galseg.model._bench._cases`). Two families, ``n`` cutouts per
 feature class (tidal stream, shell, tidal tail, bar) each, none ever trained
 on: held-out cutouts of galseg's simulator with their visible truth (the
-deep truth reported beside it), and an independent family from
+deep truth, and the truth rule applied to the observed light, reported beside
+it), and an independent family from
 ``benchmarks/independent_cases.py``, written apart from the simulator.
 
 *Strokes.* A simulated expert paints in each of the three

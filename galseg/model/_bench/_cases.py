@@ -3,9 +3,13 @@
 - ``own``: held-out cutouts of galseg's simulator (seeds from
   :data:`~galseg.model.HELD_OUT_SEEDS` on), one forced feature class each,
   scored on the visible truth, with the deep truth beside it
-  (:mod:`galseg.simulate`). A tidal feature's peak surface brightness is drawn
-  uniform in ``truth limit + FEATURE_SB_RANGE[0] .. truth limit`` (a bar's
-  follows from the galaxy).
+  (:mod:`galseg.simulate`), and the IoU of the visible truth with the same
+  rule applied to the light as observed, noise included
+  (:meth:`~galseg.simulate.SimulatedGalaxy.observed_truth`): how closely an
+  eye that judged each pixel's smoothed light alone could match the truth.
+  A tidal feature's peak surface brightness is drawn uniform in
+  ``truth limit + FEATURE_SB_RANGE[0] .. truth limit`` (a bar's follows from
+  the galaxy).
 - ``independent``: cases from ``benchmarks/independent_cases.py``, a second
   generator written apart from :mod:`galseg.simulate` on purpose (other
   feature shapes, real sky texture and contaminants from images shipped in
@@ -29,6 +33,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ...agreement import iou
 from ...cutout import Cutout
 from ...errors import GalsegError
 from ...simulate import FEATURE_KINDS, FEATURE_SB_RANGE, SURVEYS, simulate_galaxy, truth_limit
@@ -79,6 +84,9 @@ class BenchCase:
         Visible truth of ``kind``.
     deep : ndarray of bool, shape (y, x), or None
         Deep truth of ``kind`` (the ``own`` family only).
+    observed_iou : float or None
+        IoU of ``target`` with the truth rule applied to the observed light
+        of ``kind`` (the ``own`` family only; see the module notes).
     """
 
     family: str
@@ -88,6 +96,7 @@ class BenchCase:
     cutout: Cutout
     target: np.ndarray
     deep: np.ndarray | None = None
+    observed_iou: float | None = None
 
 
 def family_cases(
@@ -224,6 +233,8 @@ def _own_case(kind: str, seed: int, survey: str, size: int) -> BenchCase:
         feature_sb = truth_limit(SURVEYS[survey]) + np.random.default_rng([seed, 5]).uniform(low, 0)
     sim = simulate_galaxy(seed, survey, size, features=(kind,), feature_sb=feature_sb)
     value = DEFAULT_TAXONOMY[kind].value
+    target = sim.truth == value
+    observed = iou(sim.observed_truth() == value, target)
     return BenchCase(
-        "own", kind, f"seed {seed}", seed, sim.cutout, sim.truth == value, sim.deep_truth == value
+        "own", kind, f"seed {seed}", seed, sim.cutout, target, sim.deep_truth == value, observed
     )

@@ -65,6 +65,12 @@ def _scores(result: CompletionBenchmark, family: str) -> str:
                 "  deep truth (reported, not a target): galseg IoU@3 "
                 + "  ".join(f"{k} {v:.3f}" for k, v in deep.items())
             )
+        observed = {k: r["observed truth"]["IoU"] for k, r in rows.items() if "observed truth" in r}
+        if observed:
+            lines.append(
+                "  observed truth (the truth rule on the light as observed, noise included), "
+                "IoU with the truth: " + "  ".join(f"{k} {v:.3f}" for k, v in observed.items())
+            )
     return "\n".join(lines)
 
 

@@ -49,6 +49,8 @@ class Episode:
         galseg's IoU after 3 strokes against the deep truth (``own`` only).
     locality : float
         Mean :attr:`~galseg.model.Completion.locality` of galseg's completions.
+    observed_iou : float or None
+        The case's :attr:`~galseg.model._bench.BenchCase.observed_iou`.
     """
 
     family: str
@@ -60,6 +62,7 @@ class Episode:
     max_strokes: int
     deep_iou: float | None
     locality: float
+    observed_iou: float | None = None
 
     def iou_after(self, method: str, strokes: int) -> float:
         """IoU after ``strokes`` strokes (the last one if the episode ended sooner)."""
@@ -187,7 +190,8 @@ class CompletionBenchmark:
         Columns are ``"IoU@1"``, ``"IoU@2"``, ``"IoU@3"``, ``"IoU@5"``,
         ``"NoC@80"`` (failures counted at the cap) and ``"failed"``; for the
         ``own`` family, ``[...]["deep truth"]["IoU@3"]`` is galseg's score
-        against the deep truth.
+        against the deep truth and ``[...]["observed truth"]["IoU"]`` the
+        cases' mean ``observed_iou``.
         """
         table: Table = {}
         for family in self.families:
@@ -212,6 +216,9 @@ class CompletionBenchmark:
                     deep = [e.deep_iou for e in episodes if e.deep_iou is not None]
                     if deep:
                         rows[kind]["deep truth"] = {"IoU@3": _mean(deep)}
+                    observed = [e.observed_iou for e in episodes if e.observed_iou is not None]
+                    if observed:
+                        rows[kind]["observed truth"] = {"IoU": _mean(observed)}
                 table[family][style] = rows
         return table
 

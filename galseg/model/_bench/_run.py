@@ -211,6 +211,7 @@ def _play(
         max_strokes,
         None if case.deep is None else iou(after_3, case.deep),
         float(np.mean(localities)),
+        case.observed_iou,
     )
 
 
