@@ -7,7 +7,9 @@ Run from the repository root after ``galseg bench completion --record``::
 
 One panel per case family and stroke style: galseg, the strokes alone and
 scikit-image's random walker, mean IoU after 1, 2, 3 and 5 strokes, on the
-same strokes (``docs/completion_curves.png`` in the README).
+same strokes (``docs/completion_curves.png`` in the README). Where the card
+has it, a dashed line marks the ``observed truth``: how well the truth rule
+applied to the light as observed, noise included, matches the truth.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                     ks, [scores[method][f"IoU@{k}"] for k in ks], "o-", color=colour, label=method
                 )
             ax.axhline(0.8, color="k", lw=0.5, ls=":")
+            if "observed truth" in table[family][style]["all"]:
+                ax.axhline(
+                    table[family][style]["all"]["observed truth"]["IoU"],
+                    color="tab:green",
+                    lw=1,
+                    ls="--",
+                    label="truth rule on observed light",
+                )
             ax.set_title(f"{family} cases, {style}", fontsize=9)
             ax.set_ylim(0, 1)
             ax.set_xticks([1, 2, 3, 5])
