@@ -145,6 +145,10 @@ class IndependentCase:
     other : ndarray of bool, shape (y, x)
         The visible truth of every other feature in the cutout; disjoint from
         ``target``.
+    observed : ndarray of bool, shape (y, x)
+        The same rule applied to the target's light as observed, the cutout's
+        own sky noise included: where it differs from ``target``, the noise
+        decides what an eye could call visible.
     """
 
     name: str
@@ -152,6 +156,7 @@ class IndependentCase:
     cutout: Cutout
     target: np.ndarray
     other: np.ndarray
+    observed: np.ndarray
 
 
 def flux(sb: float | np.ndarray) -> float | np.ndarray:
@@ -688,6 +693,7 @@ class _Scene:
 
     cutout: Cutout
     labels: np.ndarray  # int (y, x): 0 none, i + 1 the i-th drawn feature
+    observed_labels: np.ndarray  # the same, visibility judged on light plus sky noise
     kinds: list[str]
     names: list[str]
     light: list[np.ndarray]  # each feature's own light
@@ -706,7 +712,8 @@ def _draw_case(rng: np.random.Generator, kind: str, size: int) -> IndependentCas
             others = [n.split(":")[0] for k, n in pairs if k != kind]
             name = scene.names[index - 1] + (f" (+ {', '.join(others)})" if others else "")
             other = (scene.labels > 0) & ~target
-            return IndependentCase(name, kind, scene.cutout, target, other)
+            observed = scene.observed_labels == index
+            return IndependentCase(name, kind, scene.cutout, target, other, observed)
     raise RuntimeError(
         f"no {kind} case with {MIN_TARGET_PIXELS} visible pixels in {MAX_ATTEMPTS} draws"
     )
@@ -759,20 +766,19 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
     )
 
     texture = blur.bands(_deep_field_crop(rng, size) * flux(rng.uniform(22.5, 24.0)))
-    background = _correlated_noise(rng, size) + texture
+    noise = _correlated_noise(rng, size)
+    background = noise + texture
     sigma = _smoothed_sigma(background[_REFERENCE])
     labels = np.zeros((size, size), dtype=int)
+    observed_labels = np.zeros((size, size), dtype=int)
     for i, (feature, _, bands) in enumerate(drawn):
         own = bands[_REFERENCE]
         if feature == "bar":
-            truth = _visible(own, sigma) & (own >= BAR_SHARE * host_disc)
+            allowed = own >= BAR_SHARE * host_disc
         else:
-            truth = (
-                _visible(own, sigma)
-                & (own >= HOST_CONTRAST * galaxies_r)
-                & (own >= flux(DEEP_LIMIT_SB))
-            )
-        labels[truth] = i + 1
+            allowed = (own >= HOST_CONTRAST * galaxies_r) & (own >= flux(DEEP_LIMIT_SB))
+        labels[_visible(own, sigma) & allowed] = i + 1
+        observed_labels[_visible(own + noise[_REFERENCE], sigma) & allowed] = i + 1
         light += bands
 
     data = light + background + _gradient(rng, size) + _bright_stars(rng, size, seeing)
@@ -788,7 +794,9 @@ def _draw_scene(rng: np.random.Generator, kind: str | None, size: int) -> _Scene
     kinds = [feature for feature, _, _ in drawn]
     names = [name for _, name, _ in drawn]
     own = [bands[_REFERENCE] for _, _, bands in drawn]
-    return _Scene(cutout, labels, kinds, names, own, galaxies_r, host_disc, sigma)
+    return _Scene(
+        cutout, labels, observed_labels, kinds, names, own, galaxies_r, host_disc, sigma
+    )
 
 
 def _choose_features(rng: np.random.Generator, kind: str | None) -> list[str]:

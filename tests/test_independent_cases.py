@@ -101,6 +101,18 @@ def test_the_truth_is_the_features_visible_light(kind):
             assert own[truth].mean() > own[near].mean()
 
 
+def test_the_observed_truth_judges_the_same_light_with_the_sky_noise(cases):
+    """Where the noise lifts faint light over the limit or hides it, the two differ;
+    a bar, bright over its whole mask, is the same under either."""
+    agreement = {}
+    for case in cases:
+        union = (case.observed | case.target).sum()
+        agreement.setdefault(case.kind, []).append((case.observed & case.target).sum() / union)
+    assert np.mean(agreement["bar"]) > 0.97
+    tidal = [v for kind in ("tidal_stream", "shell", "tidal_tail") for v in agreement[kind]]
+    assert 0.2 < np.mean(tidal) < 0.97
+
+
 def test_featureless_cutouts_have_sky_and_hosts_but_no_feature():
     cutouts = family.featureless_cutouts(2, seed=7, size=SIZE)
     assert [c.shape for c in cutouts] == [(3, SIZE, SIZE)] * 2

@@ -14,7 +14,8 @@
   generator written apart from :mod:`galseg.simulate` on purpose (other
   feature shapes, real sky texture and contaminants from images shipped in
   packages, correlated noise, gradients, several features per cutout), with
-  its own visible truth. It lives in the source tree, not in the package.
+  its own visible truth (and the same rule on the observed light beside it).
+  It lives in the source tree, not in the package.
 
 A case is kept only if its target has at least ``min_pixels`` pixels;
 otherwise the next seed is tried. Each family also gives featureless
@@ -86,7 +87,7 @@ class BenchCase:
         Deep truth of ``kind`` (the ``own`` family only).
     observed_iou : float or None
         IoU of ``target`` with the truth rule applied to the observed light
-        of ``kind`` (the ``own`` family only; see the module notes).
+        of ``kind`` (see the module notes).
     """
 
     family: str
@@ -147,7 +148,15 @@ def family_cases(
     if family == "independent":
         module = independent_generator()
         return [
-            BenchCase("independent", case.kind, case.name, seed, case.cutout, case.target)
+            BenchCase(
+                "independent",
+                case.kind,
+                case.name,
+                seed,
+                case.cutout,
+                case.target,
+                observed_iou=iou(case.observed, case.target),
+            )
             for case in module.independent_cases(n, seed=seed, size=size)
         ]
     raise GalsegError(f"unknown case family {family!r}; families are {', '.join(FAMILIES)}")
