@@ -206,6 +206,7 @@ def transfer_masks(
         the file; nothing is written then), or ``out`` is another taxonomy's
         store.
     """
+    _check_threshold(threshold)
     items = find_cutouts(targets)
     for item in items:  # every target checked before anything is written
         cutout = item.read()
@@ -298,7 +299,7 @@ def _transfer_onto(
         record = {
             "method": METHOD,
             "threshold": threshold,
-            "source_store": str(source.path),
+            "source_store": str(Path(source.path).resolve()),
             "sources": used,
         }
         previous = store.latest(target_id, who)
@@ -317,11 +318,16 @@ def _transfer_onto(
 
 
 def _same_transfer(previous: Revision, record: Mapping[str, Any]) -> bool:
+    """Whether ``previous`` came from the same source masks the same way.
+
+    The source store's path is left out: the same store named another way, or
+    moved, holds the same masks (cutout ids are content hashes).
+    """
     done = previous.metadata.get("transfer")
     return (
         previous.provenance == "transferred"
         and isinstance(done, Mapping)
-        and all(done.get(key) == value for key, value in record.items())
+        and all(done.get(key) == value for key, value in record.items() if key != "source_store")
     )
 
 
@@ -355,8 +361,7 @@ def _labels(
     """Each covered pixel's best-covered class at or above ``threshold``, thin features kept."""
     from skimage.morphology import skeletonize
 
-    if not 0 < threshold <= 1:
-        raise GalsegError(f"the coverage threshold must be in (0, 1], not {threshold}")
+    _check_threshold(threshold)
     covered = footprint >= _COVERED
     best = np.zeros(footprint.shape)
     labels = np.zeros(footprint.shape, np.uint8)
@@ -366,6 +371,11 @@ def _labels(
         labels[take] = value
         best[take] = cov[take]
     return labels, covered
+
+
+def _check_threshold(threshold: float) -> None:
+    if not 0 < threshold <= 1:
+        raise GalsegError(f"the coverage threshold must be in (0, 1], not {threshold}")
 
 
 def _celestial(wcs: WCS | None, where: object) -> WCS:

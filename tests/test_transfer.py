@@ -2,6 +2,7 @@
 
 from functools import partial
 from pathlib import Path
+import shutil
 
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
@@ -75,7 +76,7 @@ def test_a_thin_stream_stays_connected_on_a_coarser_grid():
     assert angles.min() < 203 and angles.max() > 337
 
 
-def test_several_overlapping_sources_are_combined(tmp_path):
+def test_several_overlapping_sources_are_combined(tmp_path, monkeypatch):
     # Two Euclid-like cutouts side by side, each with half of a tilted ellipse
     # painted by ada, and one with a disc painted by bob; one Legacy-like target.
     source = MaskStore.open(tmp_path / "euclid.zarr")
@@ -104,7 +105,8 @@ def test_several_overlapping_sources_are_combined(tmp_path):
     ada, bob_rev = out.latest(target_id, "ada"), out.latest(target_id, "bob")
     assert ada.provenance == bob_rev.provenance == "transferred"
     record = ada.metadata["transfer"]
-    assert record["method"] == "reproject_exact" and record["source_store"] == str(source.path)
+    assert record["method"] == "reproject_exact"
+    assert record["source_store"] == str(Path(source.path).resolve())
     assert sorted(s["cutout_id"] for s in record["sources"]) == sorted(ids)
     assert bob_rev.metadata["transfer"]["sources"] == [{"cutout_id": ids[1], "revision": bob}]
     ellipse = out.load_mask(target_id, "ada") == 1  # the combined halves: one ellipse
@@ -118,7 +120,22 @@ def test_several_overlapping_sources_are_combined(tmp_path):
 
     again = transfer_masks(source, [path], tmp_path / "legacy.zarr")
     assert (again.revisions, again.unchanged) == (0, 2)
+    # the same source store, named another way or moved, is the same transfer
+    monkeypatch.chdir(tmp_path)
+    for name in ("euclid.zarr", shutil.copytree(source.path, tmp_path / "copy" / "euclid.zarr")):
+        same = transfer_masks(MaskStore.open(name, mode="r"), [path], tmp_path / "legacy.zarr")
+        assert (same.revisions, same.unchanged) == (0, 2)
     assert len(out.history(target_id)) == 2
+
+
+def test_a_bad_threshold_is_refused_before_anything_is_written(tmp_path):
+    source = MaskStore.open(tmp_path / "euclid.zarr")
+    target = Cutout.from_array(np.ones((1, *TARGET_SHAPE)), bands=["r"], wcs=TARGET)
+    (path,) = write_cutout(target, tmp_path / "t.fits")
+    for threshold in (0.0, 1.5):
+        with pytest.raises(GalsegError, match="coverage threshold must be in"):
+            transfer_masks(source, [path], tmp_path / "out.zarr", threshold=threshold)
+    assert not (tmp_path / "out.zarr").exists()
 
 
 def test_the_command_on_real_2mass_files_and_a_cutout_without_wcs(tmp_path, capsys):
