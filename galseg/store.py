@@ -24,7 +24,11 @@ any moment leaves the previous revision readable and no partial one visible.
 Any number of processes may write at once, to different cutouts or to the
 same one: the revisions of a cutout are numbered under a lock (a ``flock`` on
 ``masks/.lock``, released by the kernel if its holder dies), so no revision is
-lost or numbered twice, and a higher revision is never older than a lower one.
+lost or numbered twice, and a higher revision saved here is never older than
+a lower one. A revision brought from another store (``galseg import``) keeps
+the time it was made, so the *latest* mask is the newest by that time (the
+higher revision on a tie): importing a collaborator's older work never
+replaces what was made since.
 
 Examples
 --------
@@ -461,17 +465,21 @@ class MaskStore:
         return np.asarray(self._root[path][...], dtype=np.uint8)
 
     def latest(self, cutout_id: str, annotator: str | None = None) -> Revision | None:
-        """The latest revision (of ``annotator``, or of anyone), or None."""
-        for rev in self._revisions_newest_first(cutout_id):
-            if annotator is None or rev.annotator == annotator:
-                return rev
-        return None
+        """The latest revision (of ``annotator``, or of anyone), or None.
+
+        The newest by :attr:`Revision.time`, the higher revision on a tie (see
+        the module notes: an imported revision keeps the time it was made).
+        """
+        revisions = self._revisions_newest_first(cutout_id)
+        mine = [rev for rev in revisions if annotator is None or rev.annotator == annotator]
+        return max(mine, key=_made, default=None)
 
     def latest_by_annotator(self, cutout_id: str) -> dict[str, Revision]:
-        """Each annotator's latest revision of a cutout's mask."""
+        """Each annotator's latest revision of a cutout's mask (as :meth:`latest`)."""
         latest: dict[str, Revision] = {}
         for rev in self._revisions_newest_first(cutout_id):
-            latest.setdefault(rev.annotator, rev)
+            if rev.annotator not in latest or _made(rev) > _made(latest[rev.annotator]):
+                latest[rev.annotator] = rev
         return latest
 
     def _find_revision(
@@ -901,6 +909,12 @@ def _read_attrs(node_dir: Path) -> dict[str, Any]:
             return json.load(f).get("attributes", {})
     except (OSError, ValueError, AttributeError) as exc:
         raise StoreError(f"{path}: unreadable store metadata ({exc})") from None
+
+
+def _made(rev: Revision) -> tuple[datetime, int]:
+    """When a revision was made (a time without zone read as UTC), then its number."""
+    when = datetime.fromisoformat(rev.time)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)), rev.revision
 
 
 def _revision_from_attrs(cutout_id: str, attrs: Mapping[str, Any]) -> Revision:

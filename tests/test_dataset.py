@@ -119,6 +119,25 @@ def test_export_then_import_gives_back_every_revision_and_reimport_adds_nothing(
     assert (home.revisions_added, home.revisions_present, home.flags_added) == (0, 5, 0)
 
 
+def test_an_imported_older_mask_never_replaces_the_annotators_newer_one(work, tmp_path):
+    store, ngc1316, _ = work
+    theirs = MaskStore.open(tmp_path / "theirs.zarr")
+    cid = theirs.add_cutout(store.cutout(ngc1316))
+    old = np.zeros((300, 440), np.uint8)
+    old[10:20, 10:20] = 3
+    theirs.save_mask(cid, old, "ada", time="2025-01-01T00:00:00+00:00")
+    theirs.save_mask(cid, old, "dan", time="2025-01-01T00:00:00+00:00")
+    export_dataset(theirs, tmp_path / "old")
+    mine = store.load_mask(ngc1316, "ada")
+
+    import_dataset(tmp_path / "old", store.path)
+    assert [r.annotator for r in store.history(ngc1316)][-2:] == ["ada", "dan"]
+    np.testing.assert_array_equal(store.load_mask(ngc1316, "ada"), mine)  # still the newer one
+    assert store.latest_by_annotator(ngc1316)["ada"].revision == 2
+    assert store.latest(ngc1316).annotator == "bob"  # the newest of all
+    np.testing.assert_array_equal(store.load_mask(ngc1316, "dan"), old)
+
+
 def test_the_manifest_has_a_row_per_revision_and_marks_the_final_ones(work, tmp_path):
     store, ngc1316, legacy = work
     table = export_dataset(store, tmp_path / "shared", fits_masks=True)
