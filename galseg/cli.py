@@ -198,6 +198,14 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
     )
     imp.add_argument("dataset", type=Path, metavar="DATASET", help="data set folder or zip file")
     imp.add_argument("--into", required=True, type=Path, help="mask store (created if missing)")
+    imp.add_argument(
+        "--cutouts",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="your copies of the cutouts of a data set exported without pixels (--no-pixels): "
+        "FITS files, folders of them, or stores; matched by content hash",
+    )
     imp.set_defaults(run=_import)
 
 
@@ -749,7 +757,8 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from .merge import import_dataset
 
-    print(import_dataset(args.dataset, args.into, progress=True).summary(args.into))
+    report = import_dataset(args.dataset, args.into, cutouts=args.cutouts, progress=True)
+    print(report.summary(args.into))
     return 0
 
 

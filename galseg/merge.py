@@ -36,7 +36,7 @@ ImportReport(cutouts_added=0, revisions_added=0, revisions_present=1, flags_adde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass
 import hashlib
@@ -50,6 +50,7 @@ import numpy as np
 from ._progress import Progress, track
 from .cutout import Cutout, content_hash
 from .datacard import read_card
+from .discovery import find_cutouts
 from .errors import GalsegError, StoreError
 from .store import MaskStore, Revision, is_mask_store
 
@@ -86,7 +87,11 @@ class ImportReport:
 
 
 def import_dataset(
-    dataset: str | os.PathLike, into: str | os.PathLike, *, progress: Progress = False
+    dataset: str | os.PathLike,
+    into: str | os.PathLike,
+    *,
+    cutouts: Sequence[str | os.PathLike] = (),
+    progress: Progress = False,
 ) -> ImportReport:
     """Merge an exported data set (folder or zip file) into the store ``into``.
 
@@ -96,6 +101,13 @@ def import_dataset(
         The data set's folder, or its zip file.
     into : path-like
         The store (created, with the data set's taxonomy, if missing).
+    cutouts : sequence of path-like
+        Where to find the pixels of a data set exported without them
+        (``galseg export --no-pixels``) that the store does not hold: FITS
+        files, folders of them or stores, as ``galseg annotate`` takes them
+        (:func:`galseg.discovery.find_cutouts`). Each is matched to the data
+        set's cutouts by its content hash, so names and folders need not be
+        the exporter's. By default the files the data set names are tried.
     progress : bool or callable
         See :mod:`galseg._progress`.
 
@@ -107,10 +119,14 @@ def import_dataset(
     ------
     StoreError
         If the data set is not one, is truncated or altered, clashes with the
-        store's pixels, or has other classes than the store. Nothing is
-        written then.
+        store's pixels, has other classes than the store, or lacks pixels
+        found neither in the store nor in ``cutouts``. Nothing is written then.
     """
     into = Path(into)
+    copies = {}
+    for item in find_cutouts(cutouts) if cutouts else []:
+        cutout = item.read()
+        copies[cutout.content_hash] = cutout
     with _unpacked(Path(dataset)) as folder:
         read_card(folder)
         source = MaskStore.open(folder / "masks.zarr", mode="r")
@@ -120,9 +136,10 @@ def import_dataset(
         if store is not None and store.taxonomy != source.taxonomy:
             raise StoreError(
                 f"{dataset}: its classes {source.taxonomy!r} are not the store's "
-                f"{store.taxonomy!r}; export it through a mapping (galseg export --map)"
+                f"{store.taxonomy!r}; import it into a new store, or ask for an export "
+                "mapped to your classes (galseg export --map)"
             )
-        plans = [_plan(source, cid, store, Path(dataset)) for cid in source.ids()]
+        plans = [_plan(source, cid, store, Path(dataset), copies) for cid in source.ids()]
         store = MaskStore.open(into, taxonomy=source.taxonomy)
         report = ImportReport()
         for plan in track(plans, len(plans), "import", progress):
@@ -142,7 +159,13 @@ class _Plan:
     flags: list[tuple[str, str]]  # (flag, annotator) to set
 
 
-def _plan(source: MaskStore, cutout_id: str, store: MaskStore | None, dataset: Path) -> _Plan:
+def _plan(
+    source: MaskStore,
+    cutout_id: str,
+    store: MaskStore | None,
+    dataset: Path,
+    copies: Mapping[str, Cutout],
+) -> _Plan:
     info = source.info(cutout_id)
     where = f"{dataset}: cutout {cutout_id}"
     theirs = None
@@ -162,12 +185,15 @@ def _plan(source: MaskStore, cutout_id: str, store: MaskStore | None, dataset: P
                 f"{store.path}; nothing was imported"
             )
     elif theirs is None:
+        theirs = copies.get(info["content_hash"])
+    if theirs is None and not held:
         try:
             theirs = source.cutout(cutout_id)  # from the files the data set names
         except GalsegError:
+            name = info.get("name") or cutout_id
             raise StoreError(
-                f"{where}: the data set has no pixels for it and the store does not hold it; "
-                "add the cutout to the store first (e.g. galseg annotate), then import"
+                f"{where} ({name}): the data set has no pixels for it, and neither the store "
+                "nor --cutouts holds them; give the folder of your copy of it with --cutouts"
             ) from None
     known = set()
     if held:

@@ -18,6 +18,7 @@ from galseg import (
     TaxonomyError,
     __version__,
     read_cutout,
+    write_cutout,
 )
 from galseg.cli import main
 from galseg.export import export_dataset
@@ -208,12 +209,24 @@ def test_a_zip_without_pixels_through_the_command_line(work, tmp_path, capsys):
     theirs.save_mask(ngc1316, np.zeros((300, 440), np.uint8), "dee")
     assert main(["import", str(out), "--into", str(theirs.path)]) == 1
     err = capsys.readouterr().err
-    assert f"cutout {legacy}: the data set has no pixels for it" in err and err.count("\n") == 1
+    assert f"cutout {legacy} (" in err and "the data set has no pixels for it" in err
+    assert "--cutouts" in err and err.count("\n") == 1
     assert theirs.ids() == [ngc1316] and len(theirs.history(ngc1316)) == 1
 
-    theirs.add_cutout(make_cutout(0))
-    assert main(["import", str(out), "--into", str(theirs.path)]) == 0
-    assert "imported 4 revisions and 0 new cutouts" in capsys.readouterr().out
+    # their own copy of the other cutout, under another name in another folder
+    (tmp_path / "their_files").mkdir()
+    write_cutout(make_cutout(0), tmp_path / "their_files" / "renamed.fits")
+    args = [
+        "import",
+        str(out),
+        "--into",
+        str(theirs.path),
+        "--cutouts",
+        str(tmp_path / "their_files"),
+    ]
+    assert main(args) == 0
+    assert "imported 4 revisions and 1 new cutouts" in capsys.readouterr().out
+    assert theirs.info(legacy)["content_hash"] == store.info(legacy)["content_hash"]
     assert [r.annotator for r in theirs.history(ngc1316)] == ["dee", "ada", "ada", "bob"]
     np.testing.assert_array_equal(theirs.load_mask(legacy, "ada"), store.load_mask(legacy, "ada"))
 
@@ -304,7 +317,7 @@ def test_export_through_a_taxonomy_mapping(work, tmp_path, capsys):
         == (MATLAS_MAPPING["classes"])
     )
     # their classes are not the store's: importing them back is refused
-    with pytest.raises(StoreError, match="export it through a mapping"):
+    with pytest.raises(StoreError, match="ask for an export mapped to your classes"):
         import_dataset(out, store.path)
     # a new store takes the data set's taxonomy
     import_dataset(out, tmp_path / "matlas.zarr")
