@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # the reader went away (galseg info | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # a quiet exit flush
+        return 0
     except GalsegError as exc:
         print(f"galseg: error: {exc}", file=sys.stderr)
         return 1

@@ -51,7 +51,7 @@ from .datacard import write_card
 from .errors import StoreError
 from .photometry import surface_brightness
 from .simulate import identify_survey, surface_brightness_limit
-from .store import MaskStore, Revision
+from .store import PROVENANCES, MaskStore, Revision
 from .stretch import sky_noise
 from .taxonomy import Taxonomy, TaxonomyMapping
 
@@ -67,7 +67,7 @@ MANIFEST_COLUMNS = {
     "dec": "declination of the central pixel [deg]",
     "annotator": "who made the mask",
     "revision": "revision number in the source store (0: flagged no_feature, empty mask)",
-    "provenance": "painted, assisted, predicted, simulated, imported, or no_feature",
+    "provenance": "how the mask was made: " + ", ".join((*PROVENANCES, "no_feature")),
     "time": "time of the revision (ISO 8601 UTC)",
     "classes": "classes present in the mask, ';'-separated, or 'none'",
     "labelled_fraction": "fraction of the pixels with a label",

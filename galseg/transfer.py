@@ -216,7 +216,6 @@ def transfer_masks(
     store = MaskStore.open(out, taxonomy=source.taxonomy)
     for item in track(items, len(items), "transfer", progress):
         cutout = item.read()  # read again rather than hold a catalogue's pixels
-        target_id = store.add_cutout(cutout, copy_pixels=True)
         centre, radius = _sky_disc(cutout.wcs.celestial, cutout.image_shape)
         near = [
             s
@@ -224,8 +223,7 @@ def transfer_masks(
             if s.centre.separation(centre).deg < s.radius + radius
             and s.content_hash != cutout.content_hash
         ]
-        written = _transfer_onto(source, near, store, target_id, cutout, threshold, report)
-        report.overlapped += written
+        report.overlapped += _transfer_onto(source, near, store, cutout, threshold, report)
     return report
 
 
@@ -266,12 +264,14 @@ def _transfer_onto(
     source: MaskStore,
     near: list[_Source],
     store: MaskStore,
-    target_id: str,
     cutout: Cutout,
     threshold: float,
     report: TransferReport,
 ) -> bool:
-    """Write each annotator's combined transfer onto one target; whether any source covers it."""
+    """Write each annotator's combined transfer onto one target; whether any source covers it.
+
+    The target joins ``store`` only if some source covers it.
+    """
     annotators = sorted({who for s in near for who in s.latest})
     any_covered = False
     for who in annotators:
@@ -302,6 +302,7 @@ def _transfer_onto(
             "source_store": str(Path(source.path).resolve()),
             "sources": used,
         }
+        target_id = store.add_cutout(cutout, copy_pixels=True)
         previous = store.latest(target_id, who)
         if previous is not None and _same_transfer(previous, record):
             report.unchanged += 1
