@@ -247,6 +247,43 @@ def test_closing_while_the_model_loads_or_completes_ends_cleanly_after_the_last_
     assert (session.store.load_mask(session.current_id, "ada") == 2).sum() == 15
 
 
+def test_the_model_in_its_own_process_completes_and_this_one_never_imports_torch(folder):
+    pytest.importorskip("torch")
+    script = f"""
+import sys, numpy as np
+from galseg.annotate import AnnotationSession, assistants
+s = AnnotationSession.from_paths([{str(folder)!r}], {str(folder / "masks.zarr")!r}, "ada",
+                                 models=assistants(), model_process=True)
+s.open()
+assert s.wait(lambda: s.model_state == "ready" and not s.busy, timeout=120), s.last_error
+w = np.zeros(s.mask.shape, bool); w[20, 10:30] = True
+s.paint(w, label=1)
+s.stroke_finished()
+assert s.wait(lambda: s.preview is not None, timeout=60), s.last_error
+print(s.model_name, int(s.preview.any()), "torch" in sys.modules, flush=True)
+s.close()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["galseg-assist.safetensors", "(CPU)", "1", "False"]
+
+
+def test_closing_while_the_model_process_loads_ends_it_at_once(folder):
+    pytest.importorskip("torch")
+    from galseg.annotate import assistants
+
+    session = session_on(folder, None, model_process=True)
+    session.load_model(assistants()["galseg"], "galseg")
+    time.sleep(0.5)  # the child is importing torch
+    (process,) = session._processes
+    start = time.perf_counter()
+    assert session.close()
+    assert time.perf_counter() - start < 5
+    assert not process._process.is_alive()
+
+
 def test_a_failed_save_keeps_the_mask_and_is_retried(folder, monkeypatch):
     session = session_on(folder)
     errors = []

@@ -11,6 +11,7 @@ from ._calibration import Calibration, Feedback, Hint, Skill, calibration_folder
 from ._events import Event, Inbox
 from ._history import Edit, History
 from ._models import assistants, limit_model_threads
+from ._process import ModelProcess
 from ._queue import AnnotationQueue, OpenedCutout
 from ._session import AnnotationSession, RetrainRun, Revision, keep_unsaved, retrain_output
 
@@ -24,6 +25,7 @@ __all__ = [
     "Hint",
     "History",
     "Inbox",
+    "ModelProcess",
     "OpenedCutout",
     "RetrainRun",
     "Revision",

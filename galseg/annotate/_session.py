@@ -59,6 +59,7 @@ from ._calibration import Calibration, Feedback
 from ._events import Event, Inbox
 from ._history import Edit, History
 from ._models import limit_model_threads
+from ._process import ModelProcess
 from ._queue import AnnotationQueue, OpenedCutout
 
 __all__ = ["AnnotationSession", "RetrainRun", "Revision", "retrain_output"]
@@ -144,6 +145,12 @@ class AnnotationSession:
         waits for its save.
     model_threads : int, optional
         torch's threads (default: all cores but one, so a UI keeps one).
+    model_process : bool
+        Load and run each model in a process of its own
+        (:class:`~galseg.annotate.ModelProcess`), so that this process never
+        imports torch and its user interface never waits on the model's
+        Python; ``models`` must then be picklable (module-level functions or
+        partials of them, as :func:`~galseg.annotate.assistants` gives).
     import_model : callable, optional
         Returns :mod:`galseg.model`, for checkpoints switched to and
         retraining (a GUI may need to import it its own way).
@@ -210,6 +217,7 @@ class AnnotationSession:
         save_delay: float = 0.5,
         max_save_delay: float = 1.5,
         model_threads: int | None = None,
+        model_process: bool = False,
         import_model: Callable[[], Any] | None = None,
         calibration: Calibration | None = None,
         retrain_every: int | None = None,
@@ -232,6 +240,8 @@ class AnnotationSession:
         self._post = post or self._inbox.post
         self._save_delay, self._max_save_delay = save_delay, max_save_delay
         self._model_threads = model_threads
+        self._model_process = model_process
+        self._processes: list[ModelProcess] = []  # model processes started, the last in use
         self.opened: OpenedCutout | None = None
         self.open_error: str | None = None
         self.unreadable: list[str] = []
@@ -808,14 +818,27 @@ class AnnotationSession:
         """Switch to a galseg checkpoint (e.g. the one :meth:`retrain` wrote)."""
         from ._models import assistants
 
-        self.load_model(assistants(path, import_model=self._import_model)["galseg"])
+        importer = None if self._model_process else self._import_model  # a child imports plainly
+        self.load_model(assistants(path, import_model=importer)["galseg"])
 
     def _load(self, load: Callable[[], Any]) -> Any:
-        """Load in the model's thread, its torch threads capped (the cap is per thread)."""
-        limit_model_threads(self._model_threads)  # torch imported already: the load too
-        model = load()
-        limit_model_threads(self._model_threads)
+        """Load in the model's thread, its torch threads capped (the cap is per thread).
+
+        With ``model_process``, the model loads in a process of its own; the
+        process of the model it replaces ends once it is ready.
+        """
+        if self._model_process:
+            model = ModelProcess(load, threads=self._model_threads)
+            self._processes.append(model)  # so that close() can end it while it loads
+            model.wait_loaded()
+        else:
+            limit_model_threads(self._model_threads)  # torch imported already: the load too
+            model = load()
+            limit_model_threads(self._model_threads)
         self._runner = ModelRunner(model)  # later jobs of this thread use it
+        for old in self._processes[:-1]:
+            old.close()
+        del self._processes[:-1]
         return model
 
     def _encode(self, cutout) -> float:
@@ -987,9 +1010,11 @@ class AnnotationSession:
         if self._retrain_thread is not None or not self.flush():
             return None
         galseg_model = self._import_model()
-        start = getattr(self.model, "checkpoint_path", None)
-        if not isinstance(self.model, galseg_model.Assistant) or start is None:
-            start = galseg_model.SHIPPED_CHECKPOINT
+        if isinstance(self.model, galseg_model.Assistant):
+            start = self.model.checkpoint_path
+        else:  # a model in its own process says whether it is galseg's
+            start = getattr(self.model, "galseg_checkpoint", None)
+        start = start or galseg_model.SHIPPED_CHECKPOINT
         out = Path(out) if out is not None else retrain_output(self.store.path)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -1119,7 +1144,11 @@ class AnnotationSession:
         self._closed = True
         self._close_cutout()
         self._reader.shutdown(wait=True, cancel_futures=True)
+        for process in list(self._processes):  # a call waiting on it then returns
+            process.close(timeout=0)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        for process in self._processes:  # one started as close() began
+            process.close(timeout=0)
         if self._retrain_thread is not None:
             self._retrain_thread.join(timeout)
         for name in self.EVENTS:

@@ -84,11 +84,9 @@ def launch(
     """
     from napari.qt import get_qapp
 
-    models = (
-        assistants(checkpoint, sam_checkpoint, sam_model_type, import_model=import_model)
-        if assist
-        else {}
-    )
+    # each model loads and runs in a process of its own, which imports galseg.model
+    # plainly: this one never imports torch while the viewer is up
+    models = assistants(checkpoint, sam_checkpoint, sam_model_type) if assist else {}
     settings = load_settings()
     queue_paths = list(paths)
     items = find_cutouts(queue_paths)
@@ -125,6 +123,7 @@ def launch(
         calibration=known,
         models=models,
         post=main_thread_post(),
+        model_process=True,
         import_model=import_model,
         retrain_every=settings.retrain_every,
     )  # the model starts loading now, while the window opens
