@@ -159,21 +159,6 @@ def test_forcing_a_feature_leaves_the_rest_of_the_scene_unchanged():
     np.testing.assert_allclose(noise[0], noise[1], atol=1e-6)
 
 
-def test_crowding_multiplies_the_field_counts_and_leaves_the_galaxy_alone():
-    counts = {1.0: [], 8.0: []}
-    for seed in range(6):
-        for crowding in counts:
-            sim = simulate_galaxy(seed, size=128, features=("shell",), crowding=crowding)
-            counts[crowding].append(sim.labels["n_stars"] + sim.labels["n_companions"])
-        plain = simulate_galaxy(seed, size=128, features=("shell",))
-        np.testing.assert_array_equal(plain.components["shell"], sim.components["shell"])
-        np.testing.assert_array_equal(plain.components["bulge"], sim.components["bulge"])
-        assert (sim.truth == VALUE["contaminant"]).sum() >= (
-            plain.truth == VALUE["contaminant"]
-        ).sum()
-    assert 4 < sum(counts[8.0]) / sum(counts[1.0]) < 16  # Poisson draws around 8x
-
-
 # Features and the truth rule ------------------------------------------------------
 
 
@@ -388,7 +373,6 @@ def test_random_draws_include_every_feature_and_honest_negatives():
         ({"features": ("stream",)}, "unknown features"),
         ({"feature_sb": {"bar": 25.0}}, "feature_sb: unknown kinds"),
         ({"size": 16}, "at least 32"),
-        ({"crowding": -1.0}, "crowding must be at least 0"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):

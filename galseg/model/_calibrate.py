@@ -2,13 +2,11 @@
 
 On simulated cutouts never trained on nor benchmarked (training-range seeds
 from :data:`CALIBRATION_SEEDS`, the training survey mix), half with features
-(each kind with probability 1/2, at least one) and half featureless, in
-fields as crowded as the training cutouts'
-(:func:`~galseg.model._data.segmentation_scene`), every rule for one tidal
-or bar class is scored: each threshold of :data:`THRESHOLDS`, least piece
-size of :data:`MIN_PIXELS` and most axis ratio of a kept piece of
-:data:`AXIS_RATIOS` (a bar is elongated; the round centre of an unbarred
-galaxy is not). A rule's score is its mean IoU on the
+(each kind with probability 1/2, at least one) and half featureless, every
+rule for one tidal or bar class is scored: each threshold of
+:data:`THRESHOLDS`, least piece size of :data:`MIN_PIXELS` and most axis
+ratio of a kept piece of :data:`AXIS_RATIOS` (a bar is elongated; the round
+centre of an unbarred galaxy is not). A rule's score is its mean IoU on the
 cutouts that have the class; its cost, the featureless cutouts on which it
 keeps any piece.
 
@@ -36,7 +34,7 @@ from ..simulate import FEATURE_KINDS, simulate_galaxy
 from ._assistant import Assistant
 from ._automatic import AutomaticRule, axis_ratios
 from ._checkpoint import read_checkpoint, record_in_card
-from ._data import SURVEY_MIX, segmentation_scene, some_features
+from ._data import SURVEY_MIX, some_features
 
 __all__ = [
     "CALIBRATION_SEEDS",
@@ -128,8 +126,7 @@ def calibrate_automatic(
     for i in track(range(2 * n), 2 * n, "calibrate", progress):
         s = seed + i
         features = some_features(s) if i < n else ()
-        _, crowding = segmentation_scene(s)
-        sim = simulate_galaxy(s, SURVEY_MIX[s % 3], size, features=features, crowding=crowding)
+        sim = simulate_galaxy(s, SURVEY_MIX[s % 3], size, features=features)
         p = assistant.segment_many([sim.cutout])[0].probability
         (with_features if i < n else featureless).append((p, sim.truth))
     values = {kind: assistant.taxonomy[kind].value for kind in kinds}

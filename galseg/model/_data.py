@@ -18,7 +18,6 @@ __all__ = [
     "Pool",
     "augment",
     "check_size",
-    "segmentation_scene",
     "simulate_pool",
     "some_features",
 ]
@@ -28,21 +27,6 @@ HELD_OUT_SEEDS = 1_000_000
 
 SURVEY_MIX = ("legacy", "hsc", "euclid")
 """Survey presets of the training cutouts: seed ``s`` uses ``SURVEY_MIX[s % 3]``."""
-
-FEATURELESS_SHARE = 0.2
-"""Share of segmentation training cutouts with no feature at all (:func:`segmentation_scene`)."""
-
-CROWDED_SHARE = 0.5
-"""Share of segmentation training cutouts in a crowded field (:func:`segmentation_scene`)."""
-
-MAX_CROWDING = 10.0
-"""Most crowding of a crowded training field (see :func:`~galseg.simulate.simulate_galaxy`)."""
-
-SEGMENTATION_MIX = (
-    f"{FEATURELESS_SHARE:.0%} featureless, else each kind with probability 1/2 and at least "
-    f"one; {CROWDED_SHARE:.0%} crowded fields, crowding log-uniform in 1..{MAX_CROWDING:g}"
-)
-"""The model card's description of a segmentation pool's scenes."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +99,10 @@ def simulate_pool(
     preprocessing : Preprocessing
         Turns each cutout into the encoder's input.
     some_feature : bool
-        Draw the scenes of :func:`segmentation_scene` (for segmentation: more
-        examples of each class, honest negatives and crowded fields); else
-        the simulator's natural rates (for morphology questions). Feature
-        brightness is drawn as usual, so some features are too faint to have
-        truth pixels.
+        Draw each feature kind with probability 1/2 and at least one (for
+        segmentation: more examples of each class); else the simulator's
+        natural rates (for morphology questions). Feature brightness is drawn
+        as usual, so some features are too faint to have truth pixels.
     progress : bool or callable
         See :mod:`galseg._progress`.
 
@@ -144,42 +127,14 @@ def simulate_pool(
     labels = []
     seeds = range(seed, seed + n)
     for i in track(range(n), n, "simulate", progress):
-        features, crowding = segmentation_scene(seeds[i]) if some_feature else (None, 1.0)
+        features = some_features(seeds[i]) if some_feature else None
         sim = simulate_galaxy(
-            seeds[i],
-            survey=SURVEY_MIX[seeds[i] % 3],
-            size=size,
-            features=features,
-            crowding=crowding,
+            seeds[i], survey=SURVEY_MIX[seeds[i] % 3], size=size, features=features
         )
         images[i] = model_input(sim.cutout, preprocessing)
         truths[i] = sim.truth
         labels.append(dict(sim.labels))
     return Pool(images, truths, labels, seeds)
-
-
-def segmentation_scene(seed: int) -> tuple[tuple[str, ...], float]:
-    """The feature kinds and field crowding of a segmentation training cutout.
-
-    A share :data:`FEATURELESS_SHARE` of cutouts have no feature at all, so
-    that automatic mode learns "nothing here" on whole cutouts; the others
-    have :func:`some_features`. A share :data:`CROWDED_SHARE` of fields are
-    crowded, with a crowding (the factor on the counts of stars and background
-    galaxies) log-uniform in 1 to :data:`MAX_CROWDING`, so that a sky full of
-    faint galaxies is not taken for a feature; the others have crowding 1.
-
-    Examples
-    --------
-    >>> scenes = [segmentation_scene(seed) for seed in range(200)]
-    >>> featureless = sum(not kinds for kinds, _ in scenes)
-    >>> crowded = sum(crowding > 1 for _, crowding in scenes)
-    >>> 20 < featureless < 60, 70 < crowded < 130
-    (True, True)
-    """
-    rng = np.random.default_rng([seed, 11])
-    kinds = () if rng.random() < FEATURELESS_SHARE else some_features(seed)
-    crowding = MAX_CROWDING ** rng.random() if rng.random() < CROWDED_SHARE else 1.0
-    return kinds, float(crowding)
 
 
 def some_features(seed: int) -> tuple[str, ...]:

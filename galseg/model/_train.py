@@ -51,7 +51,7 @@ from ._checkpoint import (
     save_checkpoint,
     write_checkpoint,
 )
-from ._data import SEGMENTATION_MIX, augment, check_size, simulate_pool
+from ._data import augment, check_size, simulate_pool
 from ._device import resolve_device
 from ._encoder import read_timm_folder
 from ._evaluate import interactive_score
@@ -394,7 +394,7 @@ def train_head(
         "galseg_version": __version__,
         "training": {
             **settings,
-            "data": pool.record(SEGMENTATION_MIX),
+            "data": pool.record("each kind with probability 1/2, at least one"),
             **report.summary(str(dev)),
             **dict(record or {}),
         },

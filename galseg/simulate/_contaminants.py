@@ -43,12 +43,10 @@ class Contaminants:
     companions: np.ndarray  # (n, 2) x, y: satellites and background galaxies
 
 
-def _magnitudes(
-    rng: np.random.Generator, counts: _Counts, area: float, crowding: float
-) -> np.ndarray:
-    """Magnitudes of the objects in ``area`` deg², a Poisson draw from ``counts`` x ``crowding``."""
+def _magnitudes(rng: np.random.Generator, counts: _Counts, area: float) -> np.ndarray:
+    """Magnitudes of the objects in ``area`` deg², a Poisson draw from ``counts``."""
     low, high = (10 ** (counts.slope * (m - counts.m_ref)) for m in (counts.bright, counts.faint))
-    n = rng.poisson(crowding * counts.norm * area * (high - low))
+    n = rng.poisson(counts.norm * area * (high - low))
     return counts.m_ref + np.log10(rng.uniform(low, high, n)) / counts.slope
 
 
@@ -58,8 +56,6 @@ def draw_contaminants(
     size: int,
     host_xy: tuple[float, float],
     host_mag: float,
-    *,
-    crowding: float = 1.0,
 ) -> Contaminants:
     """Draw and render the stars and companion galaxies of one field.
 
@@ -75,14 +71,12 @@ def draw_contaminants(
         Pixel position of the host centre.
     host_mag : float
         Total magnitude of the host in the reference band.
-    crowding : float
-        Factor on the star and background-galaxy counts.
     """
     zero_point = survey.reference.zero_point
     area = (size * survey.pixel_scale / 3600.0) ** 2
     images = {band: np.zeros((size, size)) for band in survey.band_names}
 
-    star_mags = _magnitudes(rng, _STARS, area, crowding)
+    star_mags = _magnitudes(rng, _STARS, area)
     stars = rng.uniform(-0.5, size - 0.5, (len(star_mags), 2))
     star_colours = rng.uniform(0.2, 1.4, len(star_mags))
     for band, image in images.items():
@@ -90,7 +84,7 @@ def draw_contaminants(
         flux = 10 ** (-0.4 * (star_mags - zero_point)) * ratios
         image += deposit(image.shape, stars[:, 0], stars[:, 1], flux)
 
-    galaxy_mags = _magnitudes(rng, _GALAXIES, area, crowding)
+    galaxy_mags = _magnitudes(rng, _GALAXIES, area)
     galaxies = rng.uniform(-0.5, size - 0.5, (len(galaxy_mags), 2))
     n_satellites = int(rng.choice(3, p=(0.55, 0.3, 0.15)))
     satellite_mags = host_mag + rng.uniform(2.0, 5.0, n_satellites)

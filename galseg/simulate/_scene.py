@@ -118,7 +118,6 @@ def simulate_galaxy(
     features: Iterable[str] | None = None,
     feature_sb: float | Mapping[str, float] | None = None,
     contaminants: bool = True,
-    crowding: float = 1.0,
 ) -> SimulatedGalaxy:
     """Simulate a multi-band cutout of a galaxy whose features are known.
 
@@ -147,10 +146,6 @@ def simulate_galaxy(
         from its share of the galaxy light.
     contaminants : bool
         Add stars, satellites and background galaxies.
-    crowding : float
-        Factor on the counts of stars and background galaxies (at least 0):
-        above 1 for a crowded field (a group, a cluster, low Galactic
-        latitude, a deeper image). At 1, the counts of a high-latitude field.
 
     Returns
     -------
@@ -159,7 +154,7 @@ def simulate_galaxy(
     Raises
     ------
     ValueError
-        On an unknown survey or feature, a size below 32 or a negative crowding.
+        On an unknown survey or feature, or a size below 32.
 
     Notes
     -----
@@ -190,8 +185,6 @@ def simulate_galaxy(
     preset = get_survey(survey)
     if int(size) < 32:
         raise ValueError(f"size must be at least 32 pixels, got {size}")
-    if not crowding >= 0:
-        raise ValueError(f"crowding must be at least 0, got {crowding}")
     size = int(size)
     streams = np.random.SeedSequence(seed).spawn(len(_PARTS))
     rng = {part: np.random.default_rng(s) for part, s in zip(_PARTS, streams, strict=True)}
@@ -221,9 +214,7 @@ def simulate_galaxy(
 
     stars = companions = np.empty((0, 2))
     if contaminants:
-        found = draw_contaminants(
-            rng["contaminants"], preset, size, (host.x, host.y), host_mag, crowding=crowding
-        )
+        found = draw_contaminants(rng["contaminants"], preset, size, (host.x, host.y), host_mag)
         light.add_per_band("contaminant", found.images)
         stars, companions = found.stars, found.companions
 
