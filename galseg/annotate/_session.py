@@ -1011,7 +1011,7 @@ class AnnotationSession:
             return None
         galseg_model = self._import_model()
         if isinstance(self.model, galseg_model.Assistant):
-            start = self.model.checkpoint_path
+            start = getattr(self.model, "checkpoint_path", None)
         else:  # a model in its own process says whether it is galseg's
             start = getattr(self.model, "galseg_checkpoint", None)
         start = start or galseg_model.SHIPPED_CHECKPOINT
