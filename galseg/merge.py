@@ -123,10 +123,6 @@ def import_dataset(
         found neither in the store nor in ``cutouts``. Nothing is written then.
     """
     into = Path(into)
-    copies = {}
-    for item in find_cutouts(cutouts) if cutouts else []:
-        cutout = item.read()
-        copies[cutout.content_hash] = cutout
     with _unpacked(Path(dataset)) as folder:
         read_card(folder)
         source = MaskStore.open(folder / "masks.zarr", mode="r")
@@ -139,6 +135,8 @@ def import_dataset(
                 f"{store.taxonomy!r}; import it into a new store, or ask for an export "
                 "mapped to your classes (galseg export --map)"
             )
+        found = [item.read() for item in find_cutouts(cutouts)] if cutouts else []
+        copies = {cutout.content_hash: cutout for cutout in found}
         plans = [_plan(source, cid, store, Path(dataset), copies) for cid in source.ids()]
         store = MaskStore.open(into, taxonomy=source.taxonomy)
         report = ImportReport()

@@ -190,8 +190,8 @@ class CompletionBenchmark:
         Columns are ``"IoU@1"``, ``"IoU@2"``, ``"IoU@3"``, ``"IoU@5"``,
         ``"NoC@80"`` (failures counted at the cap) and ``"failed"``; for the
         ``own`` family, ``[...]["deep truth"]["IoU@3"]`` is galseg's score
-        against the deep truth and ``[...]["observed truth"]["IoU"]`` the
-        cases' mean ``observed_iou``.
+        against the deep truth; for every family,
+        ``[...]["observed truth"]["IoU"]`` is the cases' mean ``observed_iou``.
         """
         table: Table = {}
         for family in self.families:
