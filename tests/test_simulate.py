@@ -109,6 +109,34 @@ def test_sky_noise_matches_the_preset(name):
         assert measured == pytest.approx(expected, rel=0.05), band.name
 
 
+def test_sky_residuals_change_the_sky_and_nothing_that_decides_the_truth():
+    plain = simulate_galaxy(11, size=128, features=("shell",))
+    residual = simulate_galaxy(11, size=128, features=("shell",), sky_residuals=True)
+    assert np.array_equal(plain.truth, residual.truth)
+    assert np.array_equal(plain.noiseless, residual.noiseless)
+    assert not np.array_equal(plain.cutout.data, residual.cutout.data)
+    again = simulate_galaxy(11, size=128, features=("shell",), sky_residuals=True)
+    assert np.array_equal(residual.cutout.data, again.cutout.data)
+
+
+@pytest.mark.parametrize("name", ["legacy", "euclid"])
+def test_sky_residuals_keep_the_pixel_noise_and_add_large_scale_structure(name):
+    """Per-pixel σ stays the preset's; averaged over 8x8 boxes the sky varies more than
+    white noise allows (σ/8), as resampled noise, gradients and cirrus make it."""
+    survey = SURVEYS[name]
+    band = survey.reference
+    expected = pixel_value(band.noise_sb, band.zero_point, survey.pixel_scale)
+    excess = []
+    for seed in range(6):
+        sim = simulate_galaxy(seed, survey=name, size=256, features=(), sky_residuals=True)
+        b = sim.cutout.bands.index(band.name)
+        sky = sim.cutout.data[b] - sim.noiseless[b]
+        fine = sky - np.kron(sky.reshape(32, 8, 32, 8).mean(axis=(1, 3)), np.ones((8, 8)))
+        assert mad_std(fine) == pytest.approx(expected, rel=0.1)
+        excess.append(sky.reshape(32, 8, 32, 8).mean(axis=(1, 3)).std() / (expected / 8))
+    assert np.median(excess) > 1.5
+
+
 def test_truth_limit_is_what_5_arcsec_boxes_detect_at_3_sigma():
     side = round(5.0 / LEGACY.pixel_scale)  # 19 px = 4.98″
     means = []

@@ -5,7 +5,10 @@ bulge, exponential disc with spiral arms, optional bar — with
 low-surface-brightness tidal features (streams, shells, tails), stars,
 satellites and background galaxies, a Moffat PSF per band, white sky noise at
 the survey's depth, zero points and a TAN WCS; with it come a truth mask,
-noiseless images and flat morphology labels. :func:`simulate_cutout` returns
+noiseless images and flat morphology labels. With ``sky_residuals=True`` the
+sky also has what sky subtraction and coaddition leave on real cutouts: a
+smooth residual, cirrus-like fluctuations and correlated noise (the model is
+trained on such skies). :func:`simulate_cutout` returns
 just ``(cutout, truth)``. The presets are in :data:`SURVEYS`. :func:`sky_shapes`
 draws the same shapes on the sky on any grid (:func:`tan_wcs`), the truth for a
 mask carried between grids.

@@ -16,6 +16,7 @@ from ._host import draw_host, render_host
 from ._labels import make_labels
 from ._light import Light
 from ._psf import convolver
+from ._residuals import correlate_noise, sky_residual
 from ._surveys import Survey, get_survey
 from ._truth import TIDAL_KINDS, truth_limit, truth_mask
 
@@ -41,7 +42,7 @@ FEATURE_SB_RANGE = (-2.2, 1.2)
 _DRAW = {"tidal_stream": draw_stream, "shell": draw_shells, "tidal_tail": draw_tail}
 # One independent random stream per part of the scene, so that forcing a
 # feature or its brightness leaves the rest of the galaxy as it was.
-_PARTS = ("choice", "host", *TIDAL_KINDS, "contaminants", "sky", "noise")
+_PARTS = ("choice", "host", *TIDAL_KINDS, "contaminants", "sky", "noise", "residual")
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +119,7 @@ def simulate_galaxy(
     features: Iterable[str] | None = None,
     feature_sb: float | Mapping[str, float] | None = None,
     contaminants: bool = True,
+    sky_residuals: bool = False,
 ) -> SimulatedGalaxy:
     """Simulate a multi-band cutout of a galaxy whose features are known.
 
@@ -146,6 +148,12 @@ def simulate_galaxy(
         from its share of the galaxy light.
     contaminants : bool
         Add stars, satellites and background galaxies.
+    sky_residuals : bool
+        Leave on the sky what sky subtraction and coaddition leave on real
+        cutouts: a smooth residual, cirrus-like large-scale fluctuations and
+        correlated noise (:mod:`galseg.simulate._residuals`). They count as
+        noise, not light: the truth does not change, and
+        :meth:`SimulatedGalaxy.observed_truth` sees through them.
 
     Returns
     -------
@@ -221,8 +229,12 @@ def simulate_galaxy(
     noiseless = light.render()
     sigma = np.array([preset.noise_sigma(b) for b in preset.band_names], dtype=np.float32)
     noise = rng["noise"].standard_normal(noiseless.shape, dtype=np.float32)
+    sky = np.float32(0.0)
+    if sky_residuals:
+        noise = correlate_noise(rng["residual"], noise)
+        sky = sky_residual(rng["residual"], sigma, size)
     cutout = Cutout(
-        data=noiseless + noise * sigma[:, None, None],
+        data=noiseless + noise * sigma[:, None, None] + sky,
         bands=preset.band_names,
         wcs=_tan_wcs(rng["sky"], preset.pixel_scale, size),
         pixel_scale=preset.pixel_scale,
