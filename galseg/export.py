@@ -33,6 +33,7 @@ pandas).
 
 from __future__ import annotations
 
+from dataclasses import replace
 import hashlib
 import os
 from pathlib import Path
@@ -47,6 +48,7 @@ import numpy as np
 
 from . import __version__
 from ._progress import Progress, track
+from .cutout import Cutout
 from .datacard import write_card
 from .errors import StoreError
 from .photometry import surface_brightness
@@ -179,7 +181,7 @@ def _write_dataset(
     table.meta.update(
         {
             "galseg_dataset": 1,
-            "source_store": str(store.path),
+            "source_store": Path(store.path).name,
             "taxonomy": taxonomy.to_dict(),
         }
     )
@@ -194,11 +196,13 @@ def _write_dataset(
         from .footprint import write_class_mocs
 
         write_class_mocs(dataset, out / "moc")
+    for lock in (out / "masks.zarr").rglob(".lock"):  # the writers' locks, not data
+        lock.unlink()
     write_card(
         out,
         {
             "galseg_version": __version__,
-            "source_store": str(store.path),
+            "source_store": Path(store.path).name,
             "pixels": pixels,
             "revisions": sum(len(dataset.history(cid)) for cid in dataset.ids()),
             "taxonomy": taxonomy.to_dict(),
@@ -230,6 +234,21 @@ def _describe_cutout(cutout, cutout_id: str) -> dict[str, Any]:
     }
 
 
+def _named_beside(cutout: Cutout, folder: Path) -> Cutout:
+    """The cutout with its source files recorded by file name only.
+
+    A data set travels: the exporter's paths mean nothing on a collaborator's
+    disk and tell where the exporter keeps files. Placed in ``folder`` (the
+    data set's), the store records each file by its name; a collaborator
+    without the pixels points ``galseg import --cutouts`` at their copies,
+    which are matched by content.
+    """
+    if not cutout.source:
+        return cutout
+    names = [str(folder / Path(part).name) for part in cutout.source.split(", ")]
+    return replace(cutout, source=", ".join(names))
+
+
 def _export_cutout(
     store: MaskStore,
     dataset: MaskStore,
@@ -246,7 +265,7 @@ def _export_cutout(
         return []
     info = store.info(cutout_id)
     cutout = store.cutout(cutout_id)
-    dataset.add_cutout(cutout, copy_pixels=pixels)
+    dataset.add_cutout(_named_beside(cutout, dataset.path.parent), copy_pixels=pixels)
     for flag, flagged_by in store.flags(cutout_id).items():
         for who in flagged_by:
             if annotator in (None, who):

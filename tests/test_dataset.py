@@ -231,6 +231,21 @@ def test_a_zip_without_pixels_through_the_command_line(work, tmp_path, capsys):
     np.testing.assert_array_equal(theirs.load_mask(legacy, "ada"), store.load_mask(legacy, "ada"))
 
 
+def test_a_data_set_names_files_without_the_exporters_paths_or_locks(work, tmp_path):
+    store, ngc1316, _ = work
+    out = tmp_path / "shared"
+    export_dataset(store, out, pixels=False)
+    assert not list(out.rglob(".lock"))
+    private = (str(tmp_path), str(NGC1316.parent))
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".ecsv", ".md"}:
+            text = path.read_text()
+            assert not any(p in text for p in private), path
+    dataset = MaskStore.open(out / "masks.zarr", mode="r")
+    assert dataset.info(ngc1316)["source"] == [NGC1316.name]
+    assert json.loads((out / "dataset.json").read_text())["source_store"] == "work.zarr"
+
+
 def tamper_chunk(folder):
     chunk = next(p for p in sorted((folder / "masks.zarr").rglob("c/*/*")) if p.is_file())
     chunk.write_bytes(chunk.read_bytes()[:-5])
