@@ -454,6 +454,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     head.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
     head.add_argument("--rounds", type=_positive_int, default=3, help="most head runs per episode")
+    _add_sky_residuals_option(head)
     _add_run_options(head, n=1500, size=256, steps=2400, batch=8, lr=1e-3, seed=500_000)
     head.set_defaults(run=_train_head)
 
@@ -470,6 +471,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
         "--n", type=_positive_int, default=96, help="cutouts with features, as many without (96)"
     )
     automatic.add_argument("--seed", type=int, default=900_000, help="first seed (900000)")
+    _add_sky_residuals_option(automatic)
     automatic.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     automatic.set_defaults(run=_train_automatic)
 
@@ -498,6 +500,16 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     _add_run_options(finetune, steps=300, batch=4, lr=3e-4, seed=0)
     finetune.set_defaults(run=_finetune)
+
+
+def _add_sky_residuals_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sky-residuals",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="simulate skies with a smooth residual, cirrus-like fluctuations and correlated "
+        "noise, as real cutouts have (default: on)",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser, **defaults: float) -> None:
@@ -753,7 +765,12 @@ def _export(args: argparse.Namespace) -> int:
         moc=args.moc,
         progress=True,
     )
-    print(f"exported {len(table)} masks of {len(set(table['id']))} cutouts to {args.out}")
+    revisions = int((table["revision"] > 0).sum())
+    finals = int((table["final"] & (table["revision"] > 0)).sum())
+    print(
+        f"exported {revisions} mask revisions ({finals} final masks) of "
+        f"{len(set(table['id']))} cutouts to {args.out}"
+    )
     return 0
 
 
@@ -868,7 +885,11 @@ def _train_encoder(args: argparse.Namespace) -> int:
 
 def _train_head(args: argparse.Namespace) -> int:
     report = _model().train_head(
-        args.out, args.encoder, rounds=args.rounds, **_run_options(args, "n", "size")
+        args.out,
+        args.encoder,
+        rounds=args.rounds,
+        sky_residuals=args.sky_residuals,
+        **_run_options(args, "n", "size"),
     )
     print(_describe_training(report))
     return 0
@@ -879,6 +900,7 @@ def _train_automatic(args: argparse.Namespace) -> int:
         args.checkpoint,
         n=args.n,
         seed=args.seed,
+        sky_residuals=args.sky_residuals,
         device=args.device,
         record={"command": args.command_line},
         progress=True,

@@ -89,7 +89,7 @@ def write_card(folder: Path, card: Mapping[str, Any]) -> dict[str, Any]:
     ``mapping``, ``cutouts`` (one dict per cutout: ``id``, ``survey``,
     ``pixel_scale``, ``bands``, ``sb_limit``) and ``masks`` (one dict per
     annotator's final mask of a cutout: ``id``, ``annotator``, ``classes`` name
-    -> pixels).
+    -> pixels), and with MOCs ``mocs`` (class name -> file in the data set).
     """
     full = {
         "galseg_dataset": DATASET_FORMAT,

@@ -195,7 +195,8 @@ def _write_dataset(
     if moc:
         from .footprint import write_class_mocs
 
-        write_class_mocs(dataset, out / "moc")
+        paths = write_class_mocs(dataset, out / "moc")
+        card["mocs"] = {name: path.relative_to(out).as_posix() for name, path in paths.items()}
     for lock in (out / "masks.zarr").rglob(".lock"):  # the writers' locks, not data
         lock.unlink()
     write_card(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import re
 
 import astropy.units as u
 import numpy as np
@@ -91,14 +92,36 @@ def class_mocs(store: MaskStore):
 
 
 def write_class_mocs(store: MaskStore, folder: str | os.PathLike) -> dict[str, Path]:
-    """Write :func:`class_mocs` as ``folder/<class>.fits`` (IVOA MOC 2.0 FITS); return the paths."""
+    """Write :func:`class_mocs` as ``folder/<class>.fits`` (IVOA MOC 2.0 FITS); return the paths.
+
+    A class name is used as the file name where it is one (letters, digits,
+    ``_``, ``-`` and ``.``); otherwise every other character becomes ``_``,
+    and the label value is added where two classes would share a file. The
+    returned mapping, by class name, tells which file is which.
+
+    Examples
+    --------
+    >>> _file_stems({"shell": 2, "diffuse halo": 6, "diffuse/halo": 7})
+    {'shell': 'shell', 'diffuse halo': 'diffuse_halo', 'diffuse/halo': 'diffuse_halo_7'}
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    mocs = class_mocs(store)
+    stems = _file_stems({name: store.taxonomy[name].value for name in mocs})
     paths = {}
-    for name, moc in class_mocs(store).items():
-        paths[name] = folder / f"{name}.fits"
+    for name, moc in mocs.items():
+        paths[name] = folder / f"{stems[name]}.fits"
         moc.save(paths[name], format="fits")
     return paths
+
+
+def _file_stems(values: dict[str, int]) -> dict[str, str]:
+    """A distinct, portable file stem for each class name (see :func:`write_class_mocs`)."""
+    stems: dict[str, str] = {}
+    for name, value in values.items():
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "class"
+        stems[name] = f"{stem}_{value}" if stem in stems.values() else stem
+    return stems
 
 
 def _celestial_wcs(store: MaskStore, cutout_id: str):

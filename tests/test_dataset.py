@@ -355,6 +355,37 @@ def test_a_mapping_to_an_unknown_class_is_refused():
         )
 
 
+def test_mocs_of_classes_whose_names_are_no_file_names(tmp_path, capsys):
+    from mocpy import MOC
+
+    from galseg.taxonomy import FeatureClass, Taxonomy
+
+    taxonomy = Taxonomy(
+        [
+            FeatureClass(0, "unlabelled", "#000000", "nothing"),
+            FeatureClass(1, "diffuse halo", "#30c5ff", "a name with a space"),
+            FeatureClass(2, "diffuse/halo", "#ffb000", "a name with a slash, alike once made safe"),
+        ]
+    )
+    store = MaskStore.open(tmp_path / "custom.zarr", taxonomy=taxonomy)
+    ngc1316 = store.add_cutout(read_cutout(NGC1316))
+    mask = np.zeros((300, 440), np.uint8)
+    mask[100:140, 200:320] = 1
+    mask[10:30, 10:30] = 2
+    store.save_mask(ngc1316, mask, "ada")
+    assert main(["export", str(store.path), str(tmp_path / "shared"), "--moc"]) == 0
+    assert "exported 1 mask revisions (1 final masks) of 1 cutouts" in capsys.readouterr().out
+    card = json.loads((tmp_path / "shared" / "dataset.json").read_text())
+    assert card["mocs"] == {
+        "diffuse halo": "moc/diffuse_halo.fits",
+        "diffuse/halo": "moc/diffuse_halo_2.fits",
+    }
+    halo = MOC.load(tmp_path / "shared" / card["mocs"]["diffuse halo"], format="fits")
+    wcs = store.cutout(ngc1316).wcs.celestial
+    inside_and_outside = wcs.pixel_to_world([260, 20], [120, 20])
+    assert halo.contains_skycoords(inside_and_outside).tolist() == [True, False]
+
+
 def test_class_footprints_as_mocs(work, tmp_path):
     from mocpy import MOC
 
