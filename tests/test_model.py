@@ -171,6 +171,7 @@ def test_calibrated_automatic_thresholds_are_recorded_and_used(tmp_path, checkpo
     entry = read_checkpoint(path).card["automatic"]
     assert entry["thresholds"] == calibration.rule.thresholds
     assert entry["calibration"]["command"] == "x" and entry["calibration"]["featureless"] == 2
+    assert entry["calibration"]["sky_residuals"] is True
     assert all(t in THRESHOLDS for t in calibration.rule.thresholds.values())
     assert entry["max_axis_ratio"] == calibration.rule.max_axis_ratio
     assert set(calibration.rule.max_axis_ratio.values()) <= set(AXIS_RATIOS)
@@ -355,6 +356,7 @@ def test_the_model_card_records_training_and_the_weights_hash(checkpoint_path):
     assert card["sha256"] == checkpoint.identity
     assert card["config"]["architecture"] == "resnet10t"
     assert card["training"]["data"]["seeds"] == [500_000, 500_005]
+    assert card["training"]["data"]["sky_residuals"] is True
     assert card["training"]["steps"] == 2
 
 

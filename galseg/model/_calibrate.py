@@ -92,6 +92,7 @@ def calibrate_automatic(
     n: int = 96,
     seed: int = CALIBRATION_SEEDS,
     size: int = 256,
+    sky_residuals: bool = True,
     device: str = "auto",
     record: dict[str, Any] | None = None,
     progress: Progress = False,
@@ -108,6 +109,9 @@ def calibrate_automatic(
         First simulator seed.
     size : int
         Side of the cutouts.
+    sky_residuals : bool
+        Simulate the cutouts with sky residuals, so that the rule's false
+        positives are counted on skies like real ones.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     record : dict, optional
@@ -126,7 +130,9 @@ def calibrate_automatic(
     for i in track(range(2 * n), 2 * n, "calibrate", progress):
         s = seed + i
         features = some_features(s) if i < n else ()
-        sim = simulate_galaxy(s, SURVEY_MIX[s % 3], size, features=features)
+        sim = simulate_galaxy(
+            s, SURVEY_MIX[s % 3], size, features=features, sky_residuals=sky_residuals
+        )
         p = assistant.segment_many([sim.cutout])[0].probability
         (with_features if i < n else featureless).append((p, sim.truth))
     values = {kind: assistant.taxonomy[kind].value for kind in kinds}
@@ -168,6 +174,7 @@ def calibrate_automatic(
             "with_features": n,
             "featureless": n,
             "size": size,
+            "sky_residuals": sky_residuals,
             "iou": scores,
             "false_positives": false_positives,
             "false_positive_budget": FALSE_POSITIVE_BUDGET,

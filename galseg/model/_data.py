@@ -49,6 +49,7 @@ class Pool:
     truths: np.ndarray
     labels: list[dict[str, Any]]
     seeds: range
+    sky_residuals: bool = False
 
     def record(self, features: str) -> dict[str, Any]:
         """The model card's description of this data."""
@@ -58,6 +59,7 @@ class Pool:
             "surveys": list(SURVEY_MIX),
             "size": int(self.truths.shape[-1]),
             "features": features,
+            "sky_residuals": self.sky_residuals,
         }
 
 
@@ -86,6 +88,7 @@ def simulate_pool(
     preprocessing: Preprocessing,
     *,
     some_feature: bool,
+    sky_residuals: bool = False,
     progress: Progress = False,
 ) -> Pool:
     """Simulate ``n`` cutouts with seeds ``seed, seed + 1, ...`` as model inputs.
@@ -103,6 +106,10 @@ def simulate_pool(
         segmentation: more examples of each class); else the simulator's
         natural rates (for morphology questions). Feature brightness is drawn
         as usual, so some features are too faint to have truth pixels.
+    sky_residuals : bool
+        Leave the simulator's sky residuals on every cutout (smooth residual,
+        cirrus-like fluctuations, correlated noise), so that a model learns
+        that structure in the sky is not a feature.
     progress : bool or callable
         See :mod:`galseg._progress`.
 
@@ -129,12 +136,16 @@ def simulate_pool(
     for i in track(range(n), n, "simulate", progress):
         features = some_features(seeds[i]) if some_feature else None
         sim = simulate_galaxy(
-            seeds[i], survey=SURVEY_MIX[seeds[i] % 3], size=size, features=features
+            seeds[i],
+            survey=SURVEY_MIX[seeds[i] % 3],
+            size=size,
+            features=features,
+            sky_residuals=sky_residuals,
         )
         images[i] = model_input(sim.cutout, preprocessing)
         truths[i] = sim.truth
         labels.append(dict(sim.labels))
-    return Pool(images, truths, labels, seeds)
+    return Pool(images, truths, labels, seeds, sky_residuals)
 
 
 def some_features(seed: int) -> tuple[str, ...]:

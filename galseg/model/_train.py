@@ -297,6 +297,7 @@ def train_head(
     rounds: int = 3,
     empty_fraction: float = 0.25,
     sky_fraction: float = 0.05,
+    sky_residuals: bool = True,
     seed: int = 500_000,
     device: str = "auto",
     resume: bool = True,
@@ -330,6 +331,10 @@ def train_head(
         Fraction of episodes without strokes (automatic mode).
     sky_fraction : float
         Fraction of episodes with one stroke on unlabelled sky as the target.
+    sky_residuals : bool
+        Simulate the cutouts with sky residuals (a smooth residual,
+        cirrus-like fluctuations, correlated noise): without them, a model
+        takes any structure in the sky for a shell.
     seed : int
         First simulator seed; also seeds the new head and the episodes.
     device : str
@@ -356,7 +361,15 @@ def train_head(
     torch.manual_seed(seed)
     network, config, source = _start_network(encoder)
     check_size(size, network.stride, config.preprocessing.max_size)
-    pool = simulate_pool(n, size, seed, config.preprocessing, some_feature=True, progress=progress)
+    pool = simulate_pool(
+        n,
+        size,
+        seed,
+        config.preprocessing,
+        some_feature=True,
+        sky_residuals=sky_residuals,
+        progress=progress,
+    )
 
     def loss_at(step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step])
