@@ -247,8 +247,11 @@ def test_closing_while_the_model_loads_or_completes_ends_cleanly_after_the_last_
     assert (session.store.load_mask(session.current_id, "ada") == 2).sum() == 15
 
 
-def test_the_model_in_its_own_process_completes_and_this_one_never_imports_torch(folder):
+def test_the_model_in_its_own_process_completes_and_retrains_and_this_one_never_imports_torch(
+    folder,
+):
     pytest.importorskip("torch")
+    tuned = folder / "tuned.safetensors"
     script = f"""
 import sys, numpy as np
 from galseg.annotate import AnnotationSession, assistants
@@ -261,13 +264,22 @@ s.paint(w, label=1)
 s.stroke_finished()
 assert s.wait(lambda: s.preview is not None, timeout=60), s.last_error
 print(s.model_name, int(s.preview.any()), "torch" in sys.modules, flush=True)
+s.next()
+s.paint(w, label=2)
+steps = []
+s.events.retrain_progress.connect(lambda done, total: steps.append((done, total)))
+run = s.retrain(steps=2, out={str(tuned)!r})
+assert s.wait(run.done.is_set, timeout=240) and run.error is None, run.error
+print(steps[-1], run.report.n_train, run.report.n_held_back, "torch" in sys.modules, flush=True)
 s.close()
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=400
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["galseg-assist.safetensors", "(CPU)", "1", "False"]
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["galseg-assist.safetensors", "(CPU)", "1", "False"]
+    assert lines[1] == "(2, 2) 1 1 False"  # fine-tuned in a child: still no torch here
 
 
 def test_closing_while_the_model_process_loads_ends_it_at_once(folder):
@@ -511,7 +523,6 @@ def test_after_n_new_masks_it_offers_to_retrain_and_reranks_with_a_better_model(
 
     galseg_model = SimpleNamespace(
         Assistant=RankingModel,
-        SHIPPED_CHECKPOINT=five / "shipped.safetensors",
         finetune=finetune,
         load_assistant=load_assistant,
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import dataclasses
 import multiprocessing
 from multiprocessing.connection import Connection
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +28,7 @@ from ..cutout import Cutout
 from ..errors import GalsegError
 from ._models import limit_model_threads
 
-__all__ = ["ModelProcess"]
+__all__ = ["ModelProcess", "finetune_in_process"]
 
 CLOSE_TIMEOUT = 2.0
 """Seconds :meth:`ModelProcess.close` waits for the child to end before ending it."""
@@ -204,6 +205,119 @@ def _serve(connection: Connection, load: Callable[[], Any], threads: int | None)
             connection.send(answer)
         except OSError:
             return
+
+
+def finetune_in_process(
+    store: str | os.PathLike,
+    start: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    steps: int,
+    holdout: float,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimpleNamespace:
+    """``galseg finetune`` in a child process, so that this one never imports torch.
+
+    Parameters
+    ----------
+    store, start, out : path-like
+        The mask store, the checkpoint to start from and the one to write, as
+        for :func:`galseg.model.finetune`.
+    steps : int
+        Optimisation steps.
+    holdout : float
+        Fraction of cutouts held back to score the model.
+    threads : int, optional
+        Torch threads in the child (default as for :class:`ModelProcess`).
+    progress : callable, optional
+        Called here as ``progress(done, total)`` after each step. An exception
+        it raises ends the child at once and goes on up (a way to cancel).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        The :class:`~galseg.model.FinetuneReport` as plain values: its fields
+        and its ``improved`` and ``checkpoint``.
+
+    Raises
+    ------
+    GalsegError
+        The child's error (e.g. too few masks), or if the child ended.
+    """
+    context = multiprocessing.get_context("spawn")
+    connection, child = context.Pipe()
+    process = context.Process(
+        target=_finetune,
+        args=(child, os.fspath(store), Path(start), Path(out), steps, holdout, threads),
+        name="galseg-finetune",
+        daemon=True,
+    )
+    process.start()
+    child.close()
+    try:
+        while True:
+            try:
+                message = connection.recv()
+            except (EOFError, OSError):
+                process.join(CLOSE_TIMEOUT)
+                raise GalsegError(
+                    f"the fine-tuning process ended (exit code {process.exitcode})"
+                ) from None
+            if message[0] == "progress":
+                if progress is not None:
+                    progress(*message[1:])
+                continue
+            status, value = message
+            if status == "error":
+                raise GalsegError(value)
+            return value
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        connection.close()
+
+
+def _finetune(
+    connection: Connection,
+    store: str,
+    start: Path,
+    out: Path,
+    steps: int,
+    holdout: float,
+    threads: int | None,
+) -> None:
+    """The child of :func:`finetune_in_process`."""
+    try:
+        from ..model import finetune
+
+        limit_model_threads(threads)
+        report = finetune(
+            store,
+            start,
+            out,
+            steps=steps,
+            holdout=holdout,
+            progress=lambda done, total: connection.send(("progress", done, total)),
+        )
+        answer = (
+            "ok",
+            SimpleNamespace(
+                **{
+                    **{f.name: getattr(report, f.name) for f in dataclasses.fields(report)},
+                    "training": _plain(report.training),
+                    "improved": report.improved,
+                    "checkpoint": report.checkpoint,
+                }
+            ),
+        )
+    except Exception as exc:
+        answer = ("error", _message(exc))
+    try:
+        connection.send(answer)
+    except OSError:  # the parent went away
+        pass
 
 
 def _plain(answer: Any) -> Any:

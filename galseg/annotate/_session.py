@@ -51,6 +51,7 @@ import numpy as np
 
 from ..assist import AssistSession, ModelRunner, Request
 from ..autosave import Autosaver
+from ..checkpoint_info import SHIPPED_CHECKPOINT
 from ..discovery import find_cutouts
 from ..errors import GalsegError
 from ..rank import QueueScores
@@ -59,7 +60,7 @@ from ._calibration import Calibration, Feedback
 from ._events import Event, Inbox
 from ._history import Edit, History
 from ._models import limit_model_threads
-from ._process import ModelProcess
+from ._process import ModelProcess, finetune_in_process
 from ._queue import AnnotationQueue, OpenedCutout
 
 __all__ = ["AnnotationSession", "RetrainRun", "Revision", "retrain_output"]
@@ -87,7 +88,9 @@ class RetrainRun:
     start : Path
         The checkpoint it starts from.
     report : object or None
-        :class:`galseg.model.FinetuneReport` once it succeeded.
+        :class:`galseg.model.FinetuneReport` once it succeeded (its fields, and
+        its ``improved`` and ``checkpoint``, as a plain namespace when the
+        model runs in its own process).
     error : str or None
         Why it failed, in one line.
     rerank : bool
@@ -1009,12 +1012,16 @@ class AnnotationSession:
         """
         if self._retrain_thread is not None or not self.flush():
             return None
-        galseg_model = self._import_model()
-        if isinstance(self.model, galseg_model.Assistant):
-            start = getattr(self.model, "checkpoint_path", None)
-        else:  # a model in its own process says whether it is galseg's
-            start = getattr(self.model, "galseg_checkpoint", None)
-        start = start or galseg_model.SHIPPED_CHECKPOINT
+        if self._model_process:  # torch stays out of this process
+            start = getattr(self.model, "galseg_checkpoint", None)  # None if not galseg's
+            finetune = partial(finetune_in_process, threads=self._model_threads)
+        else:
+            galseg_model = self._import_model()
+            start = None
+            if isinstance(self.model, galseg_model.Assistant):
+                start = getattr(self.model, "checkpoint_path", None)
+            finetune = galseg_model.finetune
+        start = start or SHIPPED_CHECKPOINT
         out = Path(out) if out is not None else retrain_output(self.store.path)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -1030,13 +1037,8 @@ class AnnotationSession:
 
         def work() -> None:
             try:
-                run.report = galseg_model.finetune(
-                    self.store.path,
-                    run.start,
-                    out,
-                    steps=steps,
-                    holdout=holdout,
-                    progress=progress,
+                run.report = finetune(
+                    self.store.path, run.start, out, steps=steps, holdout=holdout, progress=progress
                 )
             except _Cancelled:
                 run.error = "cancelled"
