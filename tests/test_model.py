@@ -591,6 +591,62 @@ def test_finetune_scores_held_back_cutouts_and_writes_a_loadable_checkpoint(
     assert card["n_held_back"] == report.n_held_back
 
 
+def test_the_loss_ignores_pixels_a_mask_carries_no_information_for():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 16, 16, requires_grad=True)
+    targets = torch.zeros(2, 16, 16)
+    targets[:, 4:12, 2:9] = 1.0
+    known = torch.ones(2, 16, 16)
+    known[0, :, 8:] = 0.0  # half of the first mask was never covered
+    _train._mask_loss(logits, targets, known).backward()
+    assert not logits.grad[known == 0].any() and logits.grad[known == 1].abs().min() > 0
+    with torch.no_grad():  # whatever the model says there, the loss is the same
+        other = logits.clone()
+        other[known == 0] = 10.0
+        assert _train._mask_loss(other, targets, known) == _train._mask_loss(logits, targets, known)
+        # and with everything known it is the plain loss
+        plain = _train._mask_loss(logits, targets)
+        assert _train._mask_loss(logits, targets, torch.ones_like(known)) == pytest.approx(
+            float(plain), rel=1e-5
+        )
+
+
+def test_finetune_learns_a_transferred_mask_only_where_it_covers(
+    store, checkpoint_path, tmp_path, monkeypatch
+):
+    """A mask carried from a survey that saw only the left half of a cutout says nothing
+    about the right half: the episodes and the loss see only the covered pixels."""
+    from galseg import write_cutout
+    from galseg.transfer import transfer_masks
+
+    tuned = MaskStore.open(tmp_path / "tuned.zarr")
+    for cutout_id in store.ids()[:3]:
+        copy = tuned.add_cutout(store.cutout(cutout_id))
+        tuned.save_mask(copy, store.load_mask(cutout_id), "ada")
+    sim = simulate_galaxy(41, size=64, features=("tidal_tail",), feature_sb=25.0)
+    half = MaskStore.open(tmp_path / "half.zarr")
+    left = Cutout.from_array(sim.cutout.data[:, :, :32], sim.cutout.bands, wcs=sim.cutout.wcs)
+    half.save_mask(half.add_cutout(left), sim.truth[:, :32], "ada")
+    write_cutout(sim.cutout, tmp_path / "whole.fits")
+    transfer_masks(half, [tmp_path / "whole.fits"], tuned.path)
+    assert sim.cutout.content_hash[:16] not in _train.held_back_ids(tuned.ids(), 1e-9)  # trained on
+
+    seen = []
+    real = _train.EpisodePlan.loss
+
+    def loss(self, network, images, truths, config, rng, known=None):
+        seen.extend(known)
+        return real(self, network, images, truths, config, rng, known)
+
+    monkeypatch.setattr(_train.EpisodePlan, "loss", loss)
+    out = tmp_path / "tuned.safetensors"
+    finetune(tuned, checkpoint_path, out, steps=6, batch=4, holdout=1e-9, device="cpu", force=True)
+    partial = [k for k in seen if not k.all()]
+    assert partial and len(partial) < len(seen)
+    for known in partial:  # about the left half, turned and flipped with the image
+        assert 0.4 < known.mean() < 0.6
+
+
 def test_finetune_refuses_to_overwrite_its_start_or_to_train_on_one_cutout(
     store, checkpoint_path, tmp_path
 ):

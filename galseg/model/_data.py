@@ -167,6 +167,8 @@ def augment(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """A random rotation by a multiple of 90 degrees and a random flip of both.
 
+    ``truth`` is a label image ``(y, x)`` or a stack of them ``(k, y, x)``.
+
     Examples
     --------
     >>> image, truth = np.arange(8.0).reshape(2, 2, 2), np.eye(2, dtype=np.uint8)
@@ -178,7 +180,7 @@ def augment(
     image = np.rot90(image, turns, axes=(-2, -1))
     image = image[..., ::-1] if flip else image
     if truth is not None:
-        truth = np.rot90(truth, turns)
+        truth = np.rot90(truth, turns, axes=(-2, -1))
         truth = truth[..., ::-1] if flip else truth
         truth = np.ascontiguousarray(truth)
     return np.ascontiguousarray(image), truth

@@ -170,6 +170,7 @@ def interactive_score(
     *,
     strokes: int = 3,
     seed: int = 0,
+    known: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[float, int]:
     """Mean IoU after ``strokes`` strokes over every class present in every example.
 
@@ -187,6 +188,11 @@ def interactive_score(
         Strokes per class.
     seed : int
         Seed of the strokes.
+    known : sequence of (ndarray of bool or None), optional
+        Per example, the pixels its mask carries information for (e.g. those
+        a transferred mask covers, :func:`galseg.transfer.covered_pixels`);
+        completions count only there, and so do the errors the next strokes
+        go to. None: every pixel.
 
     Returns
     -------
@@ -202,8 +208,16 @@ def interactive_score(
         for value in sorted(set(np.unique(mask).tolist()) & values):
             rng = np.random.default_rng([seed, i, value])
             completers = {"galseg": galseg_completer(assistant, value)}
+            where = None if known is None else known[i]
+            if where is not None:
+                completers = {"galseg": _only(completers["galseg"], where)}
             ious, _ = run_episode(
                 mask == value, completers, rng, max_strokes=strokes, always=strokes
             )
             scores.append(ious["galseg"][-1])
     return (float(np.mean(scores)) if scores else float("nan")), len(scores)
+
+
+def _only(complete: Completer, known: np.ndarray) -> Completer:
+    """A completer whose masks are cut to ``known`` pixels."""
+    return lambda positive, negative: complete(positive, negative) & known

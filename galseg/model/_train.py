@@ -98,7 +98,9 @@ def _episode(
     rng: np.random.Generator,
     empty_fraction: float,
     sky_fraction: float,
+    known: np.ndarray | None = None,
 ) -> _Episode:
+    """An episode on ``truth``; strokes stay on ``known`` pixels (default all)."""
     classes = config.classes
     present = [i for i, c in enumerate(classes) if (truth == c.value).any()]
     empty = np.zeros(truth.shape, dtype=bool)
@@ -106,6 +108,8 @@ def _episode(
     draw = rng.random()
     if draw < sky_fraction:
         sky = ndimage.distance_transform_edt(truth == 0) > 2 * BRUSH
+        if known is not None:
+            sky &= ndimage.distance_transform_edt(known) > 2 * BRUSH
         painted = stroke(sky, rng, style)
         if painted.any():
             index = int(rng.integers(len(classes)))
@@ -118,12 +122,18 @@ def _episode(
     target = truth == classes[index].value
     negative = empty
     if rng.random() < 0.5:
-        negative = negative_stroke(target, rng, other=(truth != 0) & ~target)
+        away = target if known is None else target | ~known
+        negative = negative_stroke(away, rng, other=(truth != 0) & ~target)
     return _Episode(target, index, False, stroke(target, rng, style), negative, style)
 
 
-def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def _mask_loss(
+    logits: torch.Tensor, targets: torch.Tensor, known: torch.Tensor | None = None
+) -> torch.Tensor:
     """Logistic loss over the batch plus soft Dice loss over its non-empty targets.
+
+    With ``known`` (1 where a target carries information, 0 elsewhere), both
+    count only the known pixels.
 
     Dice is left out where the target is empty: there it is
     ``1 - 1 / (1 + sum(p))``, near 1 for any prediction of a few pixels, which
@@ -131,11 +141,17 @@ def _mask_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     fear of the episodes whose class is absent. The logistic loss alone
     handles those.
     """
-    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    if known is None:
+        bce = F.binary_cross_entropy_with_logits(logits, targets)
+    else:
+        bce = F.binary_cross_entropy_with_logits(logits, targets, weight=known, reduction="sum")
+        bce = bce / known.sum().clamp(min=1)
     present = targets.flatten(1).any(dim=1)
     if not present.any():
         return bce
     p, t = torch.sigmoid(logits[present]), targets[present]
+    if known is not None:
+        p = p * known[present]
     overlap = (p * t).sum(dim=(1, 2))
     dice = 1 - (2 * overlap + 1) / (p.sum(dim=(1, 2)) + t.sum(dim=(1, 2)) + 1)
     return bce + dice.mean()
@@ -194,12 +210,20 @@ class EpisodePlan:
         truths: list[np.ndarray],
         config: ModelConfig,
         rng: np.random.Generator,
+        known: list[np.ndarray] | None = None,
     ) -> torch.Tensor:
-        """Loss of a batch of episodes on images (B, C, Y, X), truths (h, w) at their top left."""
+        """Loss of a batch of episodes on images (B, C, Y, X), truths (h, w) at their top left.
+
+        ``known`` (one boolean image per truth) limits strokes, the errors the
+        next strokes go to, and the loss to the pixels a truth carries
+        information for.
+        """
         shape = truths[0].shape
         geometry = Geometry(shape, shape, tuple(images.shape[-2:]))
+        where = known or [None] * len(truths)
         episodes = [
-            _episode(t, config, rng, self.empty_fraction, self.sky_fraction) for t in truths
+            _episode(t, config, rng, self.empty_fraction, self.sky_fraction, k)
+            for t, k in zip(truths, where, strict=True)
         ]
         index = torch.tensor([e.index for e in episodes], device=images.device)
 
@@ -217,13 +241,17 @@ class EpisodePlan:
         for _ in range(int(rng.integers(self.rounds))):
             with torch.no_grad():
                 probability = torch.sigmoid(run([f.detach() for f in features])).cpu().numpy()
-            for episode, p in zip(episodes, probability, strict=True):
+            for episode, p, k in zip(episodes, probability, where, strict=True):
                 if not episode.automatic:
-                    more, positive = next_stroke(episode.target, p >= 0.5, rng, style=episode.style)
+                    shown = p >= 0.5 if k is None else (p >= 0.5) & k
+                    more, positive = next_stroke(episode.target, shown, rng, style=episode.style)
                     (episode.positive if positive else episode.negative)[more] = True
                     episode.previous = p
         targets = torch.from_numpy(np.stack([e.target for e in episodes])).to(images.device)
-        return _mask_loss(run(features), targets.float())
+        weights = None
+        if known is not None:
+            weights = torch.from_numpy(np.stack(known)).to(images.device).float()
+        return _mask_loss(run(features), targets.float(), weights)
 
 
 def _start_network(encoder: str | Path) -> tuple[Network, ModelConfig, dict[str, Any]]:
@@ -590,34 +618,36 @@ def finetune(
             f"{config.taxonomy!r}"
         )
     examples = [
-        (meta["id"], Cutout.from_array(image, meta["bands"]), mask)
+        (meta["id"], Cutout.from_array(image, meta["bands"]), mask, _known_pixels(store, meta))
         for image, mask, meta in store.iter_examples(annotator)
     ]
-    held_ids = held_back_ids([cutout_id for cutout_id, _, _ in examples], holdout)
-    train = [(c, m) for cutout_id, c, m in examples if cutout_id not in held_ids]
-    held = [(c, m) for cutout_id, c, m in examples if cutout_id in held_ids]
+    held_ids = held_back_ids([example[0] for example in examples], holdout)
+    train = [example[1:] for example in examples if example[0] not in held_ids]
+    held = [example[1:] for example in examples if example[0] in held_ids]
     if not train or not held:
-        n_cutouts = len({cutout_id for cutout_id, _, _ in examples})
+        n_cutouts = len({example[0] for example in examples})
         raise GalsegError(
             f"{store.path}: masks on {n_cutouts} cutout(s); fine-tuning needs two or more "
             "(at least one is held back to score the model)"
         )
     before, scored = _score(start_checkpoint, held, strokes, seed, dev)
     network = start_checkpoint.network(head=True)
-    working = [_working_example(cutout, mask, config, network.stride) for cutout, mask in train]
+    working = [_working_example(*example, config, network.stride) for example in train]
     torch.manual_seed(seed)
 
     def loss_at(step: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, step])
         chosen = [augment(*working[i], rng) for i in rng.integers(len(working), size=batch)]
-        by_shape: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
-        for image, truth in chosen:
-            by_shape.setdefault(truth.shape, []).append((image, truth))
+        by_shape: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+        for image, labels in chosen:  # labels: the truth and the known pixels
+            by_shape.setdefault(labels.shape[1:], []).append((image, labels))
         total = torch.zeros((), device=dev)
         for shape, group in by_shape.items():
             padded = tuple(-(-side // network.stride) * network.stride for side in shape)
             images = torch.cat([pad_to(torch.from_numpy(i)[None], padded) for i, _ in group])
-            loss = plan.loss(network, images.to(dev), [truth for _, truth in group], config, rng)
+            truths = [labels[0] for _, labels in group]
+            known = [labels[1].astype(bool) for _, labels in group]
+            loss = plan.loss(network, images.to(dev), truths, config, rng, known)
             total = total + loss * len(group) / len(chosen)
         return total
 
@@ -675,22 +705,41 @@ def finetune(
 
 def _score(
     checkpoint: Checkpoint,
-    examples: list[tuple[Cutout, np.ndarray]],
+    examples: list[tuple[Cutout, np.ndarray, np.ndarray | None]],
     strokes: int,
     seed: int,
     device: torch.device,
 ) -> tuple[float, int]:
     assistant = Assistant(checkpoint, str(device))
-    return interactive_score(assistant, examples, strokes=strokes, seed=seed)
+    pairs = [(cutout, mask) for cutout, mask, _ in examples]
+    known = [where for _, _, where in examples]
+    return interactive_score(assistant, pairs, strokes=strokes, seed=seed, known=known)
+
+
+def _known_pixels(store: MaskStore, meta: Mapping[str, Any]) -> np.ndarray | None:
+    """The pixels an example's mask carries information for; None for all of them.
+
+    A mask transferred from another survey's grid knows nothing outside the
+    source's footprint (:func:`galseg.transfer.covered_pixels`): unlabelled
+    there means unknown, not "no feature".
+    """
+    from ..transfer import covered_pixels
+
+    for revision in store.history(meta["id"]):
+        if revision.revision == meta["revision"]:
+            return covered_pixels(revision)
+    return None
 
 
 def _working_example(
-    cutout: Cutout, mask: np.ndarray, config: ModelConfig, stride: int
+    cutout: Cutout, mask: np.ndarray, known: np.ndarray | None, config: ModelConfig, stride: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A store example as (model input, labels) at the working size, unpadded."""
+    """A store example at the working size, unpadded: the model input, and the label
+    image stacked on the known pixels (uint8, shape (2, y, x))."""
     image, geometry = prepare(cutout, config.preprocessing, stride)
     height, width = geometry.working_shape
-    labels = torch.from_numpy(mask)[None, None].float()
+    where = np.ones(mask.shape, bool) if known is None else known
+    labels = torch.from_numpy(np.stack([mask, where.astype(np.uint8)]))[None].float()
     if geometry.resized:
         labels = F.interpolate(labels, size=geometry.working_shape, mode="nearest")
-    return image[0, :, :height, :width].numpy(), labels[0, 0].to(torch.uint8).numpy()
+    return image[0, :, :height, :width].numpy(), labels[0].to(torch.uint8).numpy()
