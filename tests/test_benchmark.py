@@ -41,7 +41,7 @@ from galseg.model._bench import (
     walker_image,
 )
 from galseg.model._evaluate import galseg_completer, run_episode, strokes_alone
-from galseg.simulate import FEATURE_KINDS
+from galseg.simulate import FEATURE_KINDS, simulate_galaxy
 
 TINY = {"n": 6, "size": 64, "batch": 2, "device": "cpu"}
 REPO = Path(__file__).resolve().parents[1]
@@ -209,9 +209,18 @@ def test_own_cases_score_the_visible_truth_inside_the_deep_truth():
         assert not (case.target & ~case.deep).any()
 
 
-def test_featureless_cutouts_have_no_feature():
+def test_own_featureless_cutouts_have_no_feature_and_a_sky_with_residuals():
+    from galseg.model._bench._cases import FEATURELESS_OFFSET
+
     cutouts = featureless_cutouts("own", 2, seed=HELD_OUT_SEEDS, size=64)
-    assert len(cutouts) == 2 and all(c.image_shape == (64, 64) for c in cutouts)
+    assert len(cutouts) == 2
+    for k, cutout in enumerate(cutouts):
+        seed = HELD_OUT_SEEDS + FEATURELESS_OFFSET + k
+        sim = simulate_galaxy(seed, "legacy", 64, features=(), sky_residuals=True)
+        np.testing.assert_array_equal(cutout.data, sim.cutout.data)
+        assert not np.isin(sim.truth, [1, 2, 3, 4]).any()  # contaminants only
+        plain = simulate_galaxy(seed, "legacy", 64, features=())
+        assert not np.array_equal(cutout.data, plain.cutout.data)
 
 
 def test_cases_refuse_training_seeds_and_unknown_families():

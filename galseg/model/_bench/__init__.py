@@ -29,7 +29,8 @@ erased pixels) and ``random_walker``
 is counted as failed. Every method runs on strokes 1 to 5; after that only
 until it reaches 0.80 (the driver runs on every stroke). Automatic mode
 (:meth:`Assistant.segment`) is scored by the IoU of each case's class, and by
-the share of featureless cutouts on which it finds any tidal or bar pixel.
+the share of featureless cutouts on which it finds any tidal or bar pixel
+(the own family's have sky residuals, as real skies do).
 
 *Locality* (:mod:`~galseg.model._bench._locality`): strokes on sky, on a
 bright source and on diffuse light of real images; the share of each

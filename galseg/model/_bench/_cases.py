@@ -167,7 +167,10 @@ def featureless_cutouts(
 ) -> list[Cutout]:
     """``n`` cutouts of a family with no tidal feature and no bar.
 
-    Seeds start :data:`FEATURELESS_OFFSET` past ``seed``.
+    Seeds start :data:`FEATURELESS_OFFSET` past ``seed``. The ``own``
+    family's have the simulator's sky residuals (a smooth residual,
+    cirrus-like fluctuations, correlated noise): structure in the sky that
+    is no feature, as on real cutouts, is what a false positive is made of.
 
     Examples
     --------
@@ -179,7 +182,8 @@ def featureless_cutouts(
     if family == "own":
         _check_own(seed, survey)
         return [
-            simulate_galaxy(s, survey, size, features=()).cutout for s in range(first, first + n)
+            simulate_galaxy(s, survey, size, features=(), sky_residuals=True).cutout
+            for s in range(first, first + n)
         ]
     if family == "independent":
         return list(independent_generator().featureless_cutouts(n, seed=first, size=size))
