@@ -454,7 +454,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     )
     head.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
     head.add_argument("--rounds", type=_positive_int, default=3, help="most head runs per episode")
-    _add_sky_residuals_option(head)
+    _add_sky_residuals_option(head, default=False)
     _add_run_options(head, n=1500, size=256, steps=2400, batch=8, lr=1e-3, seed=500_000)
     head.set_defaults(run=_train_head)
 
@@ -471,7 +471,7 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
         "--n", type=_positive_int, default=96, help="cutouts with features, as many without (96)"
     )
     automatic.add_argument("--seed", type=int, default=900_000, help="first seed (900000)")
-    _add_sky_residuals_option(automatic)
+    _add_sky_residuals_option(automatic, default=True)
     automatic.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     automatic.set_defaults(run=_train_automatic)
 
@@ -502,13 +502,13 @@ def _add_training(sub: argparse._SubParsersAction) -> None:
     finetune.set_defaults(run=_finetune)
 
 
-def _add_sky_residuals_option(parser: argparse.ArgumentParser) -> None:
+def _add_sky_residuals_option(parser: argparse.ArgumentParser, *, default: bool) -> None:
     parser.add_argument(
         "--sky-residuals",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=default,
         help="simulate skies with a smooth residual, cirrus-like fluctuations and correlated "
-        "noise, as real cutouts have (default: on)",
+        f"noise, as real cutouts have (default: {'on' if default else 'off'})",
     )
 
 

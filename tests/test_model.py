@@ -356,7 +356,7 @@ def test_the_model_card_records_training_and_the_weights_hash(checkpoint_path):
     assert card["sha256"] == checkpoint.identity
     assert card["config"]["architecture"] == "resnet10t"
     assert card["training"]["data"]["seeds"] == [500_000, 500_005]
-    assert card["training"]["data"]["sky_residuals"] is True
+    assert card["training"]["data"]["sky_residuals"] is False  # opt-in for heads
     assert card["training"]["steps"] == 2
 
 
