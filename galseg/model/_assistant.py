@@ -122,7 +122,7 @@ def uncertainty(probability: np.ndarray) -> float:
     classes' probabilities: near 0 where the model is sure (plain sky, a
     clear bar), 1 where it hesitates. The score is their mean over the
     cutout, the share of its pixels in doubt: it follows the share of pixels
-    automatic mode gets wrong (Spearman rho 0.82 on 40 simulated legacy
+    automatic mode gets wrong (Spearman rho 0.71 on 40 simulated legacy
     cutouts with the shipped model; ``tests/test_rank.py`` checks it).
 
     Parameters
