@@ -301,17 +301,10 @@ def _finetune(
             holdout=holdout,
             progress=lambda done, total: connection.send(("progress", done, total)),
         )
-        answer = (
-            "ok",
-            SimpleNamespace(
-                **{
-                    **{f.name: getattr(report, f.name) for f in dataclasses.fields(report)},
-                    "training": _plain(report.training),
-                    "improved": report.improved,
-                    "checkpoint": report.checkpoint,
-                }
-            ),
-        )
+        plain = _plain(report)  # its fields; then what the parent reads beyond them
+        plain.training = _plain(report.training)
+        plain.improved, plain.checkpoint = report.improved, report.checkpoint
+        answer = ("ok", plain)
     except Exception as exc:
         answer = ("error", _message(exc))
     try:
