@@ -245,10 +245,25 @@ def _check_revisions(
             problems.append(Problem(where, f"labels {unknown} are not in the store's taxonomy"))
         if "mask_sha256" in attrs and attrs["mask_sha256"] != mask_digest(mask):
             problems.append(Problem(where, "the stored mask does not match its content hash"))
+        problems += _covered_problems(store, entry, mask.shape)
         if attrs["time"] < previous_time:
             problems.append(Problem(where, "saved before the revision numbered below it"))
         previous_time = attrs["time"]
     return problems
+
+
+def _covered_problems(store: MaskStore, entry: Path, shape: tuple[int, ...]) -> list[Problem]:
+    """A transferred revision's record of the pixels it covers: readable, the mask's shape."""
+    from .transfer import covered_pixels
+
+    where, cutout_id, number = str(entry), entry.parent.parent.name, int(entry.name)
+    try:
+        covered = covered_pixels(store.revision(cutout_id, number))
+    except GalsegError as exc:
+        return [Problem(where, str(exc).removeprefix(f"cutout {cutout_id} revision {number}: "))]
+    if covered is not None and covered.shape != shape:
+        return [Problem(where, f"its transfer.covered record is {covered.shape}, not {shape}")]
+    return []
 
 
 def _check_embedding(folder: Path) -> list[Problem]:

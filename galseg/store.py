@@ -502,6 +502,16 @@ class MaskStore:
             )
         return rev
 
+    def revision(self, cutout_id: str, number: int) -> Revision:
+        """One revision of a cutout's masks, by number.
+
+        Raises
+        ------
+        StoreError
+            If the cutout has no such revision.
+        """
+        return self._find_revision(cutout_id, None, number)
+
     def history(self, cutout_id: str) -> list[Revision]:
         """Every revision of a cutout's masks, oldest first."""
         return list(self._revisions_newest_first(cutout_id))[::-1]

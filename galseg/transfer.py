@@ -119,13 +119,25 @@ def covered_pixels(revision: Revision) -> np.ndarray | None:
     The record is kept in the revision's metadata (``transfer.covered``) as
     ``numpy.packbits`` of the boolean image, zlib-compressed and base64-encoded,
     with its shape.
+
+    Raises
+    ------
+    GalsegError
+        If the record is there but cannot be read (edited by hand, cut short).
     """
     record = revision.metadata.get("transfer", {}).get("covered")
     if record is None:
         return None
-    shape = tuple(record["shape"])
-    bits = np.unpackbits(np.frombuffer(zlib.decompress(base64.b64decode(record["data"])), np.uint8))
-    return bits[: shape[0] * shape[1]].reshape(shape).astype(bool)
+    try:
+        height, width = (int(n) for n in record["shape"])
+        packed = zlib.decompress(base64.b64decode(record["data"], validate=True))
+        bits = np.unpackbits(np.frombuffer(packed, np.uint8))
+        return bits[: height * width].reshape(height, width).astype(bool)
+    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+        raise GalsegError(
+            f"cutout {revision.cutout_id} revision {revision.revision}: its record of the "
+            f"pixels the transfer covered (transfer.covered) is unreadable ({exc})"
+        ) from None
 
 
 @dataclass

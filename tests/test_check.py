@@ -114,3 +114,21 @@ def test_not_a_store_is_one_line(tmp_path, capsys):
     assert (
         capsys.readouterr().err == f"galseg: error: {tmp_path / 'none.zarr'}: no mask store here\n"
     )
+
+
+def test_an_unreadable_record_of_transferred_pixels_is_listed(store, capsys):
+    cid = store.ids()[0]
+    too_short = {"shape": [16, 20], "data": "eJwDAAAAAAE="}  # zlib of nothing
+    for record in ({"shape": [16, 20], "data": "not base64!"}, {"data": "AAAA"}, too_short):
+        store.save_mask(
+            cid,
+            np.zeros((16, 20), np.uint8),
+            "ada",
+            provenance="transferred",
+            metadata={"transfer": {"covered": record}},
+        )
+    report = check_store(store.path)
+    problems = [p for p in report.problems if "transfer.covered" in str(p)]
+    assert [Path(p.where).name for p in problems] == ["000004", "000005", "000006"]
+    assert main(["check", str(store.path)]) == 1
+    assert "unreadable" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """Tests of ``galseg.transfer``: masks carried between surveys' pixel grids by WCS."""
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 import shutil
@@ -14,6 +15,7 @@ from scipy import ndimage
 
 from galseg import Cutout, GalsegError, MaskStore, simulate, write_cutout
 from galseg.cli import main
+from galseg.store import Revision
 from galseg.transfer import covered_pixels, reproject_mask, transfer_masks
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -173,3 +175,14 @@ def test_a_grid_without_celestial_wcs_is_refused():
     linear = WCS(naxis=2)
     with pytest.raises(GalsegError, match="no celestial WCS"):
         reproject_mask(np.zeros((5, 5), np.uint8), linear, TARGET, TARGET_SHAPE)
+
+
+@pytest.mark.parametrize(
+    "record", [{"shape": [4, 4], "data": "%%%"}, {"shape": [4], "data": ""}, {"data": ""}]
+)
+def test_an_unreadable_coverage_record_is_an_error_naming_the_revision(record):
+    revision = Revision("abc", 3, "ada", "2026-01-01T00:00:00", "transferred", {})
+    assert covered_pixels(revision) is None
+    damaged = replace(revision, metadata={"transfer": {"covered": record}})
+    with pytest.raises(GalsegError, match="cutout abc revision 3: .*transfer.covered"):
+        covered_pixels(damaged)

@@ -728,10 +728,12 @@ def _known_pixels(store: MaskStore, meta: Mapping[str, Any]) -> np.ndarray | Non
     """
     from ..transfer import covered_pixels
 
-    for revision in store.history(meta["id"]):
-        if revision.revision == meta["revision"]:
-            return covered_pixels(revision)
-    return None
+    if meta["revision"] == 0:  # flagged "no_feature": known everywhere
+        return None
+    try:
+        return covered_pixels(store.revision(meta["id"], meta["revision"]))
+    except GalsegError as exc:
+        raise GalsegError(f"{store.path}: {exc}") from None
 
 
 def _working_example(
