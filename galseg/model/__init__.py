@@ -28,11 +28,12 @@ Examples
 >>> completion = assistant.complete(painted, erased, label="tidal_stream")  # doctest: +SKIP
 """
 
+from importlib import import_module
+from typing import Any
+
 from ._assistant import SHIPPED_CHECKPOINT, Assistant, Completion, Segmentation, load_assistant
 from ._automatic import AutomaticRule
-from ._bench import CompletionBenchmark, benchmark_completion
 from ._cache import FeatureCache
-from ._calibrate import Calibration, calibrate_automatic
 from ._checkpoint import (
     Checkpoint,
     card_path,
@@ -40,17 +41,51 @@ from ._checkpoint import (
     record_in_card,
     save_checkpoint,
 )
-from ._data import HELD_OUT_SEEDS
 from ._device import resolve_device
 from ._encoder import DEFAULT_ARCHITECTURE, TimmEncoder, read_timm_folder
-from ._evaluate import interactive_score, iou
-from ._loop import TrainReport
 from ._network import ModelConfig, Network, build_network
 from ._preprocess import Preprocessing, model_input
-from ._pretrain import QUESTIONS, Question, train_encoder
-from ._sam import SamAssistant, load_sam
-from ._strokes import STROKE_STYLES, negative_stroke, next_stroke, scribble, stroke
-from ._train import FinetuneReport, finetune, held_back, train_head
+
+# Training, benchmarking and Segment Anything load on first use: a catalogue
+# worker or the annotator's model process, which only run the model, start
+# without the simulator and scikit-image.
+_ON_FIRST_USE = {
+    "CompletionBenchmark": "_bench",
+    "benchmark_completion": "_bench",
+    "Calibration": "_calibrate",
+    "calibrate_automatic": "_calibrate",
+    "HELD_OUT_SEEDS": "_data",
+    "interactive_score": "_evaluate",
+    "iou": "_evaluate",
+    "TrainReport": "_loop",
+    "QUESTIONS": "_pretrain",
+    "Question": "_pretrain",
+    "train_encoder": "_pretrain",
+    "SamAssistant": "_sam",
+    "load_sam": "_sam",
+    "STROKE_STYLES": "_strokes",
+    "negative_stroke": "_strokes",
+    "next_stroke": "_strokes",
+    "scribble": "_strokes",
+    "stroke": "_strokes",
+    "FinetuneReport": "_train",
+    "finetune": "_train",
+    "held_back": "_train",
+    "train_head": "_train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_ON_FIRST_USE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
+
 
 __all__ = [
     "DEFAULT_ARCHITECTURE",
