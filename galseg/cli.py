@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .errors import GalsegError
+from .surveys import SURVEYS
 
 __all__ = ["main"]
 
@@ -46,8 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .simulate import SURVEYS
-
     parser = argparse.ArgumentParser(
         prog="galseg",
         description="Segmentation masks of galaxy features (LSB tidal features, bars) "

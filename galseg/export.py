@@ -52,9 +52,9 @@ from .cutout import Cutout
 from .datacard import write_card
 from .errors import StoreError
 from .photometry import surface_brightness
-from .simulate import identify_survey, surface_brightness_limit
 from .store import PROVENANCES, MaskStore, Revision
 from .stretch import sky_noise
+from .surveys import identify_survey, surface_brightness_limit
 from .taxonomy import Taxonomy, TaxonomyMapping
 
 __all__ = ["export_dataset", "MANIFEST_COLUMNS"]

@@ -33,6 +33,7 @@ from .errors import GalsegError
 from .io import read_cutout
 from .simulate import TRUTH_ANNOTATOR, SimulatedGalaxy, simulate_galaxy, write_simulation
 from .store import MaskStore
+from .surveys import SURVEYS
 
 __all__ = ["SAMPLES", "Sample", "SampleSpec", "load_samples", "make_samples", "sample_dir"]
 
@@ -65,8 +66,6 @@ class SampleSpec:
         """The files of this sample in ``folder``."""
         if self.layout != "per-band":
             return [folder / f"{self.name}{self.suffix}"]
-        from .simulate import SURVEYS
-
         return [folder / f"{self.name}_{b.name}{self.suffix}" for b in SURVEYS[self.survey].bands]
 
 

@@ -62,6 +62,7 @@ Examples
 (('g', 'r', 'z'), 0.262, 22.5)
 """
 
+from ..surveys import SURVEYS, Band, Survey, identify_survey, surface_brightness_limit
 from ._annotators import SimulatedAnnotator
 from ._dataset import TRUTH_ANNOTATOR, write_simulated_set, write_simulation
 from ._scene import (
@@ -73,7 +74,6 @@ from ._scene import (
     simulate_galaxy,
 )
 from ._sky import sky_offsets, sky_shapes, tan_wcs
-from ._surveys import SURVEYS, Band, Survey, identify_survey, surface_brightness_limit
 from ._truth import truth_limit, truth_limit_flux, truth_mask, visible, visible_limit_flux
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..surveys import Survey
 from ._profiles import deposit, rotate, sample, sersic
-from ._surveys import Survey
 
 __all__ = ["Contaminants", "draw_contaminants"]
 

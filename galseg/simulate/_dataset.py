@@ -11,8 +11,8 @@ from .._progress import Progress, track
 from ..errors import GalsegError
 from ..io import read_cutout, write_cutout
 from ..store import MaskStore
+from ..surveys import SURVEYS
 from ._scene import SimulatedGalaxy, simulate_galaxy
-from ._surveys import SURVEYS
 
 __all__ = ["TRUTH_ANNOTATOR", "write_simulated_set", "write_simulation"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import i0
 
+from ..surveys import Survey
 from ._profiles import Profile, broken_exponential, ferrers, rotate, sample, sersic
-from ._surveys import Survey
 
 __all__ = ["Arms", "Bar", "Host", "draw_host", "render_host"]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..surveys import Survey
 from ..taxonomy import DEFAULT_TAXONOMY
 from ._host import Host
-from ._surveys import Survey
 from ._truth import TIDAL_KINDS, truth_limit
 
 __all__ = ["make_labels"]

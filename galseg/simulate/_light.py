@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..surveys import Survey
 from ._psf import Convolver
-from ._surveys import Survey
 from ._truth import visible_scale
 
 __all__ = ["Light"]

@@ -7,8 +7,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft
 
+from ..surveys import Survey
 from ._profiles import moffat, sample
-from ._surveys import Survey
 
 __all__ = ["Convolver", "convolver", "moffat_kernel"]
 

@@ -10,6 +10,7 @@ from astropy.wcs import WCS
 import numpy as np
 
 from ..cutout import Cutout
+from ..surveys import Survey, get_survey
 from ._contaminants import draw_contaminants
 from ._features import draw_shells, draw_stream, draw_tail
 from ._host import draw_host, render_host
@@ -17,7 +18,6 @@ from ._labels import make_labels
 from ._light import Light
 from ._psf import convolver
 from ._residuals import correlate_noise, sky_residual
-from ._surveys import Survey, get_survey
 from ._truth import TIDAL_KINDS, truth_limit, truth_mask
 
 __all__ = [

@@ -8,8 +8,8 @@ from typing import Literal
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from ..surveys import Survey, surface_brightness_limit
 from ..taxonomy import DEFAULT_TAXONOMY
-from ._surveys import Survey, surface_brightness_limit
 
 __all__ = [
     "BAR_SHARE",
