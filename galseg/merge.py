@@ -254,4 +254,10 @@ def _unpacked(dataset: Path) -> Iterator[Path]:
                 archive.extractall(tmp)
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
             raise StoreError(f"{dataset}: not a readable zip file of a data set ({exc})") from None
-        yield Path(tmp)
+        unpacked = f"{Path(tmp)}{os.sep}"
+        try:
+            yield Path(tmp)
+        except GalsegError as exc:  # a file of the zip is named in it, not in the unpacked copy
+            if unpacked not in str(exc):
+                raise
+            raise type(exc)(str(exc).replace(unpacked, f"{dataset}: ")) from None

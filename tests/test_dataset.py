@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+import shutil
 
 import astropy
 import astropy.units as u
@@ -270,6 +271,18 @@ def test_a_tampered_data_set_is_refused_with_nothing_written(work, tmp_path, dam
     with pytest.raises(StoreError, match=message):
         import_dataset(tmp_path / "shared", tmp_path / "theirs.zarr")
     assert not (tmp_path / "theirs.zarr").exists()
+
+
+def test_a_tampered_zip_names_the_zip_and_the_file_in_it(work, tmp_path, capsys):
+    store, _, _ = work
+    export_dataset(store, tmp_path / "shared")
+    tamper_chunk(tmp_path / "shared")
+    zipped = shutil.make_archive(str(tmp_path / "tampered"), "zip", tmp_path / "shared")
+    assert main(["import", zipped, "--into", str(tmp_path / "t.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"galseg: error: {zipped}: masks.zarr/cutouts/")
+    assert err.endswith(": checksum differs from the data card (altered or truncated)\n")
+    assert not (tmp_path / "t.zarr").exists()
 
 
 def test_a_truncated_zip_is_refused_in_one_line(work, tmp_path, capsys):
