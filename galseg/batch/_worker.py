@@ -9,7 +9,6 @@ that Dask runs again after a worker died does not write twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 import time
 from typing import TYPE_CHECKING, Literal
@@ -242,53 +241,31 @@ def predict_batch(items: Sequence[QueueItem], job: Job) -> list[Outcome]:
         else:
             pending[i] = _Pending(item, cutout, seconds, mask_done)
         seen.add(cutout_id)
-    # The model runs here while one thread publishes the masks already made:
-    # a save's file-system waits (fsync) overlap the next cutout's model time.
-    published: dict[int, Future[Outcome]] = {}
-    chunks = list(pending.items())
-    with ThreadPoolExecutor(1, thread_name_prefix="galseg-publish") as publisher:
-        for first in range(0, len(chunks), assistant.batch_size):
-            chunk = chunks[first : first + assistant.batch_size]
-            start = time.perf_counter()
-            results = _segment(assistant, [p.cutout for _, p in chunk], job.embed)
-            model_seconds = (time.perf_counter() - start) / len(chunk)
-            for (i, p), result in zip(chunk, results, strict=True):
-                if isinstance(result, BaseException):
-                    name = describe(p.item)
-                    outcomes[i] = Outcome(
-                        name, "failed", _reason(result, name), read_seconds=p.read_seconds
-                    )
-                else:
-                    published[i] = publisher.submit(
-                        _publish, store, p, result, assistant, job, model_seconds
-                    )
-    outcomes.update((i, future.result()) for i, future in published.items())
-    return [outcomes[i] for i in range(len(items))]
-
-
-def _publish(
-    store: MaskStore,
-    pending: _Pending,
-    result: Segmentation,
-    assistant: Assistant,
-    job: Job,
-    model_seconds: float,
-) -> Outcome:
-    """Write one cutout's prediction and say what happened (a refusal fails it alone)."""
-    name = describe(pending.item)
     start = time.perf_counter()
-    try:
-        cutout_id, wrote = _write(store, pending, result, assistant, job)
-    except Exception as exc:  # a cutout the store refuses fails alone
-        return Outcome(name, "failed", _reason(exc, name))
-    return Outcome(
-        name,
-        "predicted" if wrote else _earlier_status(store, cutout_id, pending.item, job),
-        cutout_id=cutout_id,
-        read_seconds=pending.read_seconds,
-        model_seconds=model_seconds,
-        write_seconds=time.perf_counter() - start,
-    )
+    results = _segment(assistant, [p.cutout for p in pending.values()], job.embed)
+    model_seconds = (time.perf_counter() - start) / max(1, len(pending))
+    for (i, p), result in zip(pending.items(), results, strict=True):
+        name = describe(p.item)
+        if isinstance(result, BaseException):
+            outcomes[i] = Outcome(
+                name, "failed", _reason(result, name), read_seconds=p.read_seconds
+            )
+            continue
+        start = time.perf_counter()
+        try:
+            cutout_id, wrote = _write(store, p, result, assistant, job)
+        except Exception as exc:  # a cutout the store refuses fails alone
+            outcomes[i] = Outcome(name, "failed", _reason(exc, name))
+            continue
+        outcomes[i] = Outcome(
+            name,
+            "predicted" if wrote else _earlier_status(store, cutout_id, p.item, job),
+            cutout_id=cutout_id,
+            read_seconds=p.read_seconds,
+            model_seconds=model_seconds,
+            write_seconds=time.perf_counter() - start,
+        )
+    return [outcomes[i] for i in range(len(items))]
 
 
 def _segment(

@@ -330,11 +330,6 @@ class Assistant:
         encoded = self._require_image()
         return self._segmentations(encoded.features, encoded.geometry, embed=False)[0].labels
 
-    @property
-    def batch_size(self) -> int:
-        """Cutouts per forward pass in :meth:`segment_many`: :data:`GPU_BATCH` on CUDA, else 1."""
-        return GPU_BATCH if self.device.type == "cuda" else 1
-
     def segment_many(self, cutouts: Sequence[Cutout], *, embed: bool = False) -> list[Segmentation]:
         """Automatic mode for many cutouts at once, in batches (for catalogue runs).
 
@@ -367,9 +362,10 @@ class Assistant:
         groups: dict[Geometry, list[int]] = {}
         for i, (_, geometry) in enumerate(prepared):
             groups.setdefault(geometry, []).append(i)
+        size = GPU_BATCH if self.device.type == "cuda" else 1
         for geometry, members in groups.items():
-            for start in range(0, len(members), self.batch_size):
-                chunk = members[start : start + self.batch_size]
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
                 images = torch.cat([prepared[i][0] for i in chunk]).to(self.device)
                 with torch.inference_mode():
                     features = self.network.encode(images)
