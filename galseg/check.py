@@ -41,7 +41,7 @@ from zarr.storage import LocalStore
 from ._atomic import STAGING_NAME
 from .cutout import content_hash
 from .errors import GalsegError
-from .store import FLAGS, PROVENANCES, MaskStore, check_name, mask_digest
+from .store import FLAGS, PROVENANCES, MaskStore, _revision_from_attrs, check_name, mask_digest
 
 __all__ = ["Problem", "StoreCheck", "check_store"]
 
@@ -245,24 +245,28 @@ def _check_revisions(
             problems.append(Problem(where, f"labels {unknown} are not in the store's taxonomy"))
         if "mask_sha256" in attrs and attrs["mask_sha256"] != mask_digest(mask):
             problems.append(Problem(where, "the stored mask does not match its content hash"))
-        problems += _covered_problems(store, entry, mask.shape)
+        problems += _covered_problems(folder.parent.name, entry, attrs, mask.shape)
         if attrs["time"] < previous_time:
             problems.append(Problem(where, "saved before the revision numbered below it"))
         previous_time = attrs["time"]
     return problems
 
 
-def _covered_problems(store: MaskStore, entry: Path, shape: tuple[int, ...]) -> list[Problem]:
-    """A transferred revision's record of the pixels it covers: readable, the mask's shape."""
+def _covered_problems(
+    cutout_id: str, entry: Path, attrs: dict[str, Any], shape: tuple[int, ...]
+) -> list[Problem]:
+    """A transferred revision's record of the pixels it covers (from the metadata
+    already read): readable, and of the mask's shape."""
     from .transfer import covered_pixels
 
-    where, cutout_id, number = str(entry), entry.parent.parent.name, int(entry.name)
+    revision = _revision_from_attrs(cutout_id, attrs)
     try:
-        covered = covered_pixels(store.revision(cutout_id, number))
+        covered = covered_pixels(revision)
     except GalsegError as exc:
-        return [Problem(where, str(exc).removeprefix(f"cutout {cutout_id} revision {number}: "))]
+        prefix = f"cutout {cutout_id} revision {revision.revision}: "
+        return [Problem(str(entry), str(exc).removeprefix(prefix))]
     if covered is not None and covered.shape != shape:
-        return [Problem(where, f"its transfer.covered record is {covered.shape}, not {shape}")]
+        return [Problem(str(entry), f"its transfer.covered record is {covered.shape}, not {shape}")]
     return []
 
 
